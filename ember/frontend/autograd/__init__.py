@@ -1,0 +1,1 @@
+"""The dynamic-tape autograd engine and its VJP rules."""

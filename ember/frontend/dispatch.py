@@ -1,0 +1,28 @@
+"""Eager dispatch: run one primitive on tensors and record it on the autograd tape."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ember.frontend.autograd.node import Node
+from ember.frontend.grad_mode import is_grad_enabled
+from ember.frontend.tensor import Tensor
+from ember.ir.primitive import PRIMITIVES
+
+# Primitives whose NumPy result may alias the operand; their results become views like PyTorch's.
+VIEW_PRIMITIVES = frozenset({"reshape", "permute", "broadcast_to", "slice"})
+
+
+def apply(op: str, *operands: Tensor, **attrs) -> Tensor:
+    """Run primitive `op` on `operands` eagerly; the result joins the tape if grad is needed."""
+    prim = PRIMITIVES[op]
+    result_type = prim.infer([t.type for t in operands], attrs)
+    out = Tensor._wrap(prim.evaluate([t._data for t in operands], attrs, result_type))
+    if op in VIEW_PRIMITIVES and np.may_share_memory(out._data, operands[0]._data):
+        out._become_view_of(operands[0], op, attrs)
+    if prim.differentiable and is_grad_enabled() and any(t.requires_grad for t in operands):
+        node = Node(op, attrs, list(operands), out)
+        out._grad_fn = node
+        out.requires_grad = True
+        node.save_output(out)
+    return out

@@ -1,0 +1,1 @@
+"""Functional operations on tensors, each written with primitives through `dispatch.apply`."""
