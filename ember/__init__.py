@@ -19,7 +19,7 @@ from ember.frontend.ops.elementwise import (abs, add, addcdiv, addcmul, atan2, c
                                             tanh, trunc, where)
 from ember.frontend.ops.indexing import (gather, index_select, masked_fill, masked_select,
                                          nonzero, one_hot, scatter_add, take_along_dim)
-from ember.frontend.ops.linalg import bmm, dot, matmul, mm, outer, tril, triu
+from ember.frontend.ops.linalg import bmm, conv2d, dot, matmul, mm, outer, tril, triu
 from ember.frontend.ops.promotion import result_type
 from ember.frontend.ops.random import (Generator, bernoulli, initial_seed, manual_seed, rand,
                                        rand_like, randint, randint_like, randn, randn_like,

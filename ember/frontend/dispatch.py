@@ -17,12 +17,17 @@ def apply(op: str, *operands: Tensor, **attrs) -> Tensor:
     """Run primitive `op` on `operands` eagerly; the result joins the tape if grad is needed."""
     prim = PRIMITIVES[op]
     result_type = prim.infer([t.type for t in operands], attrs)
-    out = Tensor._wrap(prim.evaluate([t._data for t in operands], attrs, result_type))
+    data = prim.evaluate([t._data for t in operands], attrs, result_type)
+    if op not in VIEW_PRIMITIVES and any(np.may_share_memory(data, t._data) for t in operands):
+        data = data.copy()  # NumPy may alias (np.flip); only view primitives share storage
+    out = Tensor._wrap(data)
     if op in VIEW_PRIMITIVES and np.may_share_memory(out._data, operands[0]._data):
         out._become_view_of(operands[0], op, attrs)
-    if prim.differentiable and is_grad_enabled() and any(t.requires_grad for t in operands):
+    # Only floating results carry gradients (an integer cast or comparison ends the history).
+    if (prim.differentiable and out.dtype.is_floating_point and is_grad_enabled()
+            and any(t.requires_grad for t in operands)):
         node = Node(op, attrs, list(operands), out)
         out._grad_fn = node
-        out.requires_grad = True
+        out._requires_grad = True
         node.save_output(out)
     return out

@@ -50,6 +50,11 @@ class set_grad_enabled:
 class _GradModeContext:
     mode: bool
 
+    def __new__(cls, orig_func=None):
+        # Like PyTorch's, usable as a bare decorator: `@no_grad` as well as `@no_grad()`.
+        self = super().__new__(cls)
+        return self if orig_func is None else self(orig_func)
+
     def __enter__(self) -> None:
         self.prev = is_grad_enabled()
         _set(self.mode)

@@ -96,7 +96,7 @@ Tensor.int = _type_conversion(dtypes.int32)
 Tensor.long = _type_conversion(dtypes.int64)
 Tensor.bool = _type_conversion(dtypes.bool_)
 Tensor.T = property(shape.matrix_transpose)
-Tensor.mT = property(lambda x: shape.transpose(x, -2, -1))
+Tensor.mT = property(shape.batch_matrix_transpose)
 Tensor.__getitem__ = indexing.getitem
 Tensor.__setitem__ = indexing.setitem
 
@@ -126,10 +126,10 @@ Tensor.__lt__, Tensor.__le__, Tensor.__gt__, Tensor.__ge__ = ew.lt, ew.le, ew.gt
 
 def _inplace_method(name: str, fn):
     def method(x: Tensor, *args, **kwargs) -> Tensor:
-        return inplace.assign(x, fn(x, *args, **kwargs), name)
+        return inplace.update(x, fn, args, kwargs, name)
 
     method.__name__ = name
-    method.__doc__ = f"In-place form of {fn.__name__}."
+    method.__doc__ = f"In-place form of {name[:-1]}."
     return method
 
 
@@ -139,10 +139,16 @@ _INPLACE = {
     "sin_": ew.sin, "cos_": ew.cos, "tanh_": ew.tanh, "sigmoid_": ew.sigmoid, "relu_": ew.relu,
     "floor_": ew.floor, "ceil_": ew.ceil, "round_": ew.round, "clamp_": ew.clamp,
     "clip_": ew.clamp, "reciprocal_": ew.reciprocal, "remainder_": ew.remainder,
-    "maximum_": ew.maximum, "minimum_": ew.minimum, "lerp_": ew.lerp,
+    "lerp_": ew.lerp,
     "addcmul_": ew.addcmul, "addcdiv_": ew.addcdiv, "square_": ew.square, "erf_": ew.erf,
     "masked_fill_": indexing.masked_fill, "log1p_": ew.log1p, "expm1_": ew.expm1,
     "rsqrt_": ew.rsqrt, "sign_": ew.sign, "trunc_": ew.trunc, "fmod_": ew.fmod,
+    "tan_": ew.tan, "log2_": ew.log2, "log10_": ew.log10, "frac_": ew.frac, "atan2_": ew.atan2,
+    "floor_divide_": ew.floor_divide, "clamp_min_": lambda x, m: ew.clamp(x, min=m),
+    "clamp_max_": lambda x, m: ew.clamp(x, max=m), "logical_not_": ew.logical_not,
+    "logical_and_": ew.logical_and, "logical_or_": ew.logical_or,
+    "logical_xor_": ew.logical_xor, "eq_": ew.eq, "ne_": ew.ne, "lt_": ew.lt, "le_": ew.le,
+    "gt_": ew.gt, "ge_": ew.ge,
 }
 for _name, _fn in _INPLACE.items():
     setattr(Tensor, _name, _inplace_method(_name, _fn))
@@ -153,7 +159,7 @@ Tensor.__imul__ = Tensor.mul_
 Tensor.__itruediv__ = Tensor.div_
 Tensor.__ipow__ = Tensor.pow_
 Tensor.__imod__ = Tensor.remainder_
-Tensor.__ifloordiv__ = _inplace_method("floor_divide_", ew.floor_divide)
+Tensor.__ifloordiv__ = Tensor.floor_divide_
 
 
 def zero_(x: Tensor) -> Tensor:

@@ -37,7 +37,7 @@ class Tensor:
         t._grad_fn = None
         t._accumulator = None
         t._retains_grad = False
-        t.requires_grad = requires_grad
+        t._requires_grad = requires_grad
         t.grad = None
         return t
 
@@ -124,10 +124,32 @@ class Tensor:
     @property
     def grad_fn(self):
         """The node that produced this tensor, or None for leaves."""
+        self._refresh_view()
+        return self._grad_fn
+
+    @property
+    def requires_grad(self) -> bool:
+        """Whether gradients are computed for this tensor."""
+        self._refresh_view()
+        return self._requires_grad
+
+    @requires_grad.setter
+    def requires_grad(self, value: bool) -> None:
+        if value and not self.dtype.is_floating_point:
+            raise RuntimeError(f"only Tensors of floating point dtype can require gradients, "
+                               f"got {self.dtype.name}")
+        if not value and self.grad_fn is not None:
+            raise RuntimeError("you can only change requires_grad flags of leaf variables. If "
+                               "you want to use a computed variable in a subgraph that doesn't "
+                               "require differentiation use var_no_grad = var.detach().")
+        self._requires_grad = bool(value)
+
+    def _refresh_view(self) -> None:
+        # A view whose base was written in place since the view was made must take the base's
+        # new history, as PyTorch's views do.
         if (self._base is not None and self._view_version != self._storage.version
                 and self._base.requires_grad):
             self._regenerate_view_history()
-        return self._grad_fn
 
     def _regenerate_view_history(self) -> None:
         """Point this view's history at its base's current history (after in-place writes)."""
@@ -136,7 +158,7 @@ class Tensor:
 
         with enable_grad():
             self._grad_fn = replay_view(self._base, self._view_ops)._grad_fn
-        self.requires_grad = True
+        self._requires_grad = True
         self._view_version = self._storage.version
 
     @property
@@ -160,11 +182,6 @@ class Tensor:
 
     def requires_grad_(self, requires_grad: bool = True) -> "Tensor":
         """Set requires_grad on a leaf in place."""
-        if not self.is_leaf and not requires_grad:
-            raise RuntimeError("you can only change requires_grad flags of leaf variables.")
-        if requires_grad and not self.dtype.is_floating_point:
-            raise RuntimeError(f"only Tensors of floating point dtype can require gradients, "
-                               f"got {self.dtype.name}")
         self.requires_grad = requires_grad
         return self
 
@@ -210,7 +227,8 @@ class Tensor:
         """Cut this tensor from the autograd graph in place."""
         self._grad_fn = None
         self._base = None
-        self.requires_grad = False
+        self._view_ops = ()
+        self._requires_grad = False
         return self
 
     @property

@@ -32,6 +32,16 @@ def _topological_order(roots: list) -> list:
     return order
 
 
+def _leading_to(order: list, targets: "Sequence") -> set:
+    """The nodes of `order` from which some node in `targets` is reachable (targets included)."""
+    targets = {t for t in targets if t is not None}
+    needed = set()
+    for node in reversed(order):
+        if node in targets or any(n in needed for n in node.next_edges if n is not None):
+            needed.add(node)
+    return needed
+
+
 def _accumulate(grads: dict, node, g: "Tensor") -> None:
     grads[node] = g if node not in grads else grads[node] + g
 
@@ -47,11 +57,13 @@ def run_backward(roots: "Sequence[Tensor]", grad_roots: "Sequence[Tensor]", *,
     for root, g in zip(roots, grad_roots):
         _accumulate(grads, root._gradient_edge(), g)
     start = [n for n in grads if n is not None]
+    order = _topological_order(start)
+    needed = None if capture is None else _leading_to(order, capture)
     captured = {}
     with set_grad_enabled(create_graph):
-        for node in _topological_order(start):
+        for node in order:
             g = grads.pop(node, None)
-            if g is None:
+            if g is None or (needed is not None and node not in needed):
                 continue
             for hook in node.pre_hooks:
                 result = hook(g)

@@ -57,6 +57,10 @@ class Node:
         self.pre_hooks: list[Callable] = []
         self.retained = None
 
+    def needs_input_grad(self, i: int) -> bool:
+        """Whether operand i's gradient is used (rules may skip reading what only it needs)."""
+        return self.next_edges[i] is not None
+
     def save_output(self, output: "Tensor") -> None:
         self._output = SavedTensor(output, self.op)
 
@@ -79,7 +83,8 @@ class Node:
         self._output = None
 
     def name(self) -> str:
-        return f"{self.op.title().replace('_', '')}Backward"
+        """PyTorch-style node name, e.g. MulBackward0."""
+        return f"{self.op.title().replace('_', '')}Backward0"
 
     def __repr__(self) -> str:
         return f"<{self.name()} object at {id(self):#x}>"
@@ -97,6 +102,7 @@ class AccumulateGrad:
         self.pre_hooks: list[Callable] = []
 
     def name(self) -> str:
+        """The node's name, as PyTorch's."""
         return "AccumulateGrad"
 
     def __repr__(self) -> str:

@@ -114,6 +114,11 @@ def reciprocal_vjp(node, g):
     return (-g * out * out,)
 
 
+@defvjp("sign", "floor", "ceil", "round")
+def zero_vjp(node, g):
+    return (g.new_zeros(node.input_types[0].shape),)
+
+
 @defvjp("cast")
 def cast_vjp(node, g):
     source = node.input_types[0].dtype
@@ -136,8 +141,12 @@ def sub_vjp(node, g):
 
 @defvjp("mul")
 def mul_vjp(node, g):
-    x, y = node.input(0), node.input(1)
-    return unbroadcast(g * y, x.shape), unbroadcast(g * x, y.shape)
+    # Like PyTorch, an operand is read only for the other one's gradient, so `y * 3` still
+    # differentiates after y is modified in place.
+    x, y = node.input_types
+    gx = unbroadcast(g * node.input(1), x.shape) if node.needs_input_grad(0) else None
+    gy = unbroadcast(g * node.input(0), y.shape) if node.needs_input_grad(1) else None
+    return gx, gy
 
 
 @defvjp("div")

@@ -44,7 +44,20 @@ def _infer_dtype(array: np.ndarray, data) -> dtypes.DType:
     """PyTorch's inference: arrays keep their dtype, Python floats take the default dtype."""
     if isinstance(data, (np.ndarray, np.generic, Tensor)) or array.dtype.kind != "f":
         return dtypes.from_numpy(array.dtype)
-    return get_default_dtype()
+    if not isinstance(data, (list, tuple)):
+        return get_default_dtype()
+    # Typed elements of a sequence (NumPy scalars, tensors) keep their float dtype.
+    result = None
+    for v in _flatten(data):
+        if isinstance(v, Tensor):
+            dtype = v.dtype
+        elif isinstance(v, (np.ndarray, np.generic)):
+            dtype = dtypes.from_numpy(v.dtype)
+        else:
+            dtype = get_default_dtype() if isinstance(v, float) else None
+        if dtype is not None and dtype.is_floating_point:
+            result = dtype if result is None else dtypes.promote_types(result, dtype)
+    return result or get_default_dtype()
 
 
 def _to_array(data) -> np.ndarray:
@@ -116,9 +129,11 @@ def full(size: Sequence[int], fill_value, *, dtype: dtypes.DType | None = None, 
     return _finish(out, requires_grad, device)
 
 
-def scalar_tensor(value, dtype: dtypes.DType) -> Tensor:
-    """A 0-d tensor holding `value` as `dtype`."""
-    return apply("full", shape=(), value=value, dtype=dtype.name)
+def scalar_tensor(value, dtype: dtypes.DType | None = None, *, device=None,
+                  requires_grad: bool = False) -> Tensor:
+    """A 0-d tensor holding `value` as `dtype` (the default float dtype if not given)."""
+    out = apply("full", shape=(), value=value, dtype=(dtype or get_default_dtype()).name)
+    return _finish(out, requires_grad, device)
 
 
 def zeros(*size, dtype: dtypes.DType | None = None, device=None,
@@ -168,16 +183,24 @@ def arange(start, end=None, step=1, *, dtype: dtypes.DType | None = None, device
     """Values from start (inclusive) to end (exclusive) in steps of `step`."""
     if end is None:
         start, end = 0, start
-    values = [_number(v) for v in (start, end, step)]
+    start, end, step = (_number(v) for v in (start, end, step))
+    if dtype is None:
+        is_float = any(isinstance(v, float) for v in (start, end, step))
+        dtype = get_default_dtype() if is_float else dtypes.int64
+    if not dtype.is_floating_point:
+        # PyTorch converts the bounds and step to the integer type before counting.
+        start, end, step = int(start), int(end), int(step)
     if step == 0:
         raise RuntimeError("ember.arange: step must be nonzero")
-    if dtype is None:
-        is_float = any(isinstance(v, float) for v in values)
-        dtype = get_default_dtype() if is_float else dtypes.int64
-    count = max(0, int(np.ceil((values[1] - values[0]) / values[2])))
-    index = apply("iota", shape=(count,), axis=0, dtype=dtype.name if dtype.is_floating_point
-                  else "int64")
-    out = index * values[2] + values[0] if (values[0], values[2]) != (0, 1) else index
+    if (end - start) * step < 0:
+        raise RuntimeError(f"ember.arange: upper bound and lower bound inconsistent with step "
+                           f"sign (start={start}, end={end}, step={step})")
+    count = max(0, int(np.ceil((end - start) / step)))
+    # Like PyTorch, compute start + i * step in double (int64 for integers), then cast.
+    compute = "float64" if dtype.is_floating_point else "int64"
+    out = apply("iota", shape=(count,), axis=0, dtype=compute)
+    if (start, step) != (0, 1):
+        out = out * step + start
     return _finish(out if out.dtype is dtype else out.to(dtype), requires_grad, device)
 
 
@@ -192,6 +215,8 @@ def linspace(start, end, steps: int, *, dtype: dtypes.DType | None = None, devic
     start, end = _number(start), _number(end)
     if steps < 0:
         raise RuntimeError("ember.linspace: number of steps must be non-negative")
+    if steps == 1:
+        return _finish(full((1,), start, dtype=dtype), requires_grad, device)
     index = apply("iota", shape=(steps,), axis=0, dtype="float64")
     step = (end - start) / (steps - 1) if steps > 1 else 0.0
     # Like PyTorch, fill the second half from the end so that the last value is exactly `end`.

@@ -5,9 +5,18 @@ from __future__ import annotations
 import math
 
 from ember.frontend.dispatch import apply
-from ember.frontend.ops.promotion import as_operand, promote_operands
+from ember.frontend.ops.promotion import as_operand, promote_operands, scalar_dtype
 from ember.frontend.tensor import Tensor
 from ember.ir import dtypes
+from ember.ir.errors import DTypeError
+
+
+def _describe(*values) -> str:
+    """'shapes (2, 3) and (), dtypes bool and int64' for operands that may be Python scalars."""
+    shapes = " and ".join(str(tuple(v.shape)) if isinstance(v, Tensor) else "()" for v in values)
+    names = " and ".join(v.dtype.name if isinstance(v, Tensor) else scalar_dtype(v).name
+                         for v in values)
+    return f"shapes {shapes}, dtypes {names}"
 
 
 def cast(x: Tensor, dtype: dtypes.DType) -> Tensor:
@@ -83,7 +92,9 @@ def logical_xor(x, y) -> Tensor:
 
 
 def as_bool(x) -> Tensor:
-    """Truth values of `x` (nonzero is True)."""
+    """Truth values of `x` (nonzero is True); a Python bool for a Python scalar."""
+    if not isinstance(x, Tensor):
+        return bool(x)
     return x if x.dtype is dtypes.bool_ else ne(x, 0)
 
 
@@ -94,7 +105,12 @@ def add(x, y, *, alpha=1) -> Tensor:
 
 
 def sub(x, y, *, alpha=1) -> Tensor:
-    """x - alpha * y."""
+    """x - alpha * y; bool operands are refused, as in PyTorch."""
+    # Checked before promotion, which would turn a bool into the other operand's dtype.
+    if any(scalar_dtype(v) is dtypes.bool_ if not isinstance(v, Tensor) else
+           v.dtype is dtypes.bool_ for v in (x, y)):
+        raise DTypeError(f"ember.sub: not supported for bool tensors ({_describe(x, y)}); "
+                         f"use ~ or logical_not() to invert a mask")
     a, b = promote_operands(x, y)
     return apply("sub", a, b if alpha == 1 else apply("mul", b, as_operand(alpha, b.dtype)))
 
@@ -134,6 +150,10 @@ def floor_divide(x, y) -> Tensor:
 def pow(x, y) -> Tensor:
     """x ** y."""
     a, b = promote_operands(x, y)
+    if not isinstance(y, Tensor) and not a.dtype.is_floating_point and y < 0:
+        # PyTorch allows negative integer tensor exponents (truncating), but not scalars.
+        raise ValueError(f"ember.pow: integers to negative integer powers are not allowed "
+                         f"(dtype {a.dtype.name}, exponent {y})")
     return apply("pow", a, b)
 
 
@@ -150,16 +170,19 @@ def clamp(x: Tensor, min=None, max=None) -> Tensor:
     """Elements limited to [min, max]; either bound may be None or a tensor."""
     if min is None and max is None:
         raise RuntimeError("ember.clamp: at least one of 'min' or 'max' must not be None")
+    # where, not maximum/minimum: PyTorch gives x the whole gradient at the bounds, not half.
     out = x
     if min is not None:
-        out = maximum(out, min)
+        out = where(lt(out, min), min, out)
     if max is not None:
-        out = minimum(out, max)
+        out = where(gt(out, max), max, out)
     return out
 
 
 def square(x: Tensor) -> Tensor:
-    """x * x."""
+    """x * x (int64 for bool x, since PyTorch squares as x ** 2)."""
+    if x.dtype is dtypes.bool_:
+        x = cast(x, dtypes.int64)
     return mul(x, x)
 
 
@@ -180,24 +203,34 @@ def log10(x: Tensor) -> Tensor:
 
 def trunc(x: Tensor, dtype: dtypes.DType | None = None) -> Tensor:
     """Rounded toward zero (and cast to `dtype` if given)."""
+    if x.dtype is dtypes.bool_:
+        raise DTypeError(f"ember.trunc: not supported for bool tensors (shape {tuple(x.shape)})")
     if x.dtype.is_floating_point:
         x = where(lt(x, 0), ceil(x), floor(x))
     return x if dtype is None or dtype is x.dtype else cast(x, dtype)
 
 
 def frac(x: Tensor) -> Tensor:
-    """x minus its truncation."""
+    """x minus its truncation; floating dtypes only, as in PyTorch."""
+    if not x.dtype.is_floating_point:
+        raise DTypeError(f"ember.frac: expected a floating-point tensor (shape "
+                         f"{tuple(x.shape)}, dtype {x.dtype.name})")
     return sub(x, trunc(x))
 
 
 def fmod(x, y) -> Tensor:
     """Remainder with the sign of the dividend (C's fmod)."""
-    return sub(x, mul(div(x, y, rounding_mode="trunc"), y))
+    a, b = promote_operands(x, y)
+    if not a.dtype.is_floating_point and (b._data == 0).any():
+        raise ZeroDivisionError("ember.fmod: integer division by zero")
+    return sub(a, mul(div(a, b, rounding_mode="trunc"), b))
 
 
 def relu(x: Tensor) -> Tensor:
-    """max(x, 0)."""
-    return maximum(x, 0)
+    """max(x, 0), with zero gradient at 0 as in PyTorch."""
+    if x.dtype is dtypes.bool_:
+        raise DTypeError(f"ember.relu: not supported for bool tensors (shape {tuple(x.shape)})")
+    return where(gt(x, 0), x, 0)
 
 
 def isnan(x: Tensor) -> Tensor:

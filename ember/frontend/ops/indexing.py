@@ -16,6 +16,8 @@ def _as_index_tensor(item) -> Tensor:
     if isinstance(item, Tensor):
         return item
     array = np.asarray(item)
+    if array.size == 0 and array.dtype.kind == "f":
+        array = array.astype(np.int64)  # `[]` is an empty integer index, as in PyTorch
     if array.dtype.kind not in "biu":
         raise IndexError(f"ember.index: tensors used as indices must be long, int or bool, "
                          f"got {array.dtype}")
@@ -81,7 +83,7 @@ def getitem(x: Tensor, key) -> Tensor:
     # Basic pass: slices narrow, ints select, None/bool scalars add axes; tensors wait.
     starts, stops, steps = [], [], []
     shape_after = []        # entries: ("dim", size) kept, ("new",) inserted
-    advanced = []           # (position in result before advanced, index tensor, dim size)
+    advanced = []           # (position in the basic result, index tensor, dim size, dim of x)
     dim = 0
     for it in items:
         kind = it[0]
@@ -127,17 +129,18 @@ def getitem(x: Tensor, key) -> Tensor:
         out = apply("reshape", out, shape=tuple(new_shape))
     if not advanced:
         return out
-    return _gather_advanced(out, [(pos, t, size) for pos, t, size, _ in advanced])
+    return _gather_advanced(out, advanced)
 
 
 def _gather_advanced(x: Tensor, advanced) -> Tensor:
-    positions = [pos for pos, _, _ in advanced]
+    """x indexed by tensors: `advanced` holds (dim of x, index, size, dim in the user's tensor)."""
+    positions = [pos for pos, _, _, _ in advanced]
     index_arrays = []
-    for pos, t, size in advanced:
+    for _, t, size, dim in advanced:
         idx = t._data.astype(np.int64)
         if idx.size and (idx.min() < -size or idx.max() >= size):
             bad = idx[(idx < -size) | (idx >= size)].flat[0]
-            raise IndexError(f"ember.index: index {bad} is out of bounds for dimension {pos} "
+            raise IndexError(f"ember.index: index {bad} is out of bounds for dimension {dim} "
                              f"with size {size}")
         index_arrays.append(np.where(idx < 0, idx + size, idx))
     try:
@@ -147,7 +150,7 @@ def _gather_advanced(x: Tensor, advanced) -> Tensor:
                          f"together with shapes {[a.shape for a in index_arrays]}") from None
     bshape = broadcast[0].shape
     linear = np.zeros(bshape, dtype=np.int64)
-    for idx, (_, _, size) in zip(broadcast, advanced):
+    for idx, (_, _, size, _) in zip(broadcast, advanced):
         linear = linear * size + idx
     rest = [d for d in range(x.ndim) if d not in positions]
     moved = apply("permute", x, dims=tuple(positions + rest)) if positions + rest != list(
@@ -172,9 +175,20 @@ def setitem(x: Tensor, key, value) -> None:
     """x[key] = value in place (value broadcast to the indexed shape)."""
     from ember.frontend.ops.promotion import as_operand
 
-    if not isinstance(value, Tensor):
-        value = as_operand(value, x.dtype)
+    # Like PyTorch's copy_, the value takes x's dtype whatever its own.
+    value = as_operand(value, x.dtype)
     selected = getitem(Tensor._wrap(base_positions(x)), key)._data
+    # PyTorch drops the value's leading size-1 dimensions beyond the indexed result's rank.
+    while value.ndim > selected.ndim and value.shape[0] == 1:
+        value = value.reshape(value.shape[1:])
+    try:
+        fits = np.broadcast_shapes(tuple(value.shape), selected.shape) == selected.shape
+    except ValueError:
+        fits = False
+    if not fits:
+        raise RuntimeError(f"ember.index_put_: shape mismatch: value tensor of shape "
+                           f"{list(value.shape)} cannot be broadcast to indexing result of shape "
+                           f"{list(selected.shape)}")
     write_at(x, np.ascontiguousarray(selected), value, "index_put_")
 
 
@@ -194,6 +208,12 @@ def index_select(x: Tensor, dim: int, index: Tensor) -> Tensor:
         raise IndexError(f"ember.index_select: index must be a 1-D integer tensor, got shape "
                          f"{tuple(index.shape)} and dtype {index.dtype.name}")
     dim = _wrap_dim(dim, x.ndim, "index_select")
+    size = x.shape[dim] if x.ndim else 1
+    # Unlike x[index], index_select takes no negative indices.
+    if index.numel() and (index._data.min() < 0 or index._data.max() >= size):
+        bad = index._data[(index._data < 0) | (index._data >= size)].flat[0]
+        raise IndexError(f"ember.index_select: index {bad} is out of range for dimension {dim} "
+                         f"with size {size}")
     key = (slice(None),) * dim + (index.reshape(-1),)
     return getitem(x, key)
 
@@ -218,16 +238,24 @@ def masked_fill(x: Tensor, mask: Tensor, value) -> Tensor:
         raise DTypeError(f"ember.masked_fill: mask must be bool, got {mask.dtype.name}")
     from ember.frontend.ops.promotion import as_operand
 
+    if isinstance(value, Tensor) and value.ndim:
+        raise RuntimeError(f"ember.masked_fill: only supports a 0-dimensional value tensor, got "
+                           f"shape {tuple(value.shape)}")
     return apply("where", mask, as_operand(value, x.dtype), x)
 
 
 def nonzero(x: Tensor, *, as_tuple: bool = False):
     """Indices of nonzero elements (data-dependent shape, computed eagerly)."""
+    if x.ndim == 0:
+        # A 0-d tensor has one element with an empty index when it is nonzero.
+        count = int(bool(x._data))
+        if as_tuple:
+            return (Tensor._wrap(np.zeros(count, np.int64)),)
+        return Tensor._wrap(np.zeros((count, 0), np.int64))
     idx = np.nonzero(x._data)
     if as_tuple:
         return tuple(Tensor._wrap(i.astype(np.int64)) for i in idx)
-    return Tensor._wrap(np.stack(idx, axis=1).astype(np.int64) if idx else
-                        np.zeros((int(bool(x._data)), 0), np.int64))
+    return Tensor._wrap(np.stack(idx, axis=1).astype(np.int64))
 
 
 def masked_select(x: Tensor, mask: Tensor) -> Tensor:
@@ -238,8 +266,11 @@ def masked_select(x: Tensor, mask: Tensor) -> Tensor:
     return getitem(x, mask)
 
 
-def take_along_dim(x: Tensor, indices: Tensor, dim: int) -> Tensor:
-    """Values of x at `indices` along `dim`, with broadcasting of the other dimensions."""
+def take_along_dim(x: Tensor, indices: Tensor, dim: int | None = None) -> Tensor:
+    """Values of x at `indices` along `dim`, with broadcasting of the other dimensions
+    (of the flattened x and indices when dim is None)."""
+    if dim is None:
+        return gather(x.reshape(-1), 0, indices.reshape(-1))
     dim = _wrap_dim(dim, x.ndim, "take_along_dim")
     shape = list(np.broadcast_shapes(tuple(x.shape[:dim] + (1,) + x.shape[dim + 1:]),
                                      tuple(indices.shape[:dim] + (1,) + indices.shape[dim + 1:])))

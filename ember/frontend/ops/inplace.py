@@ -31,16 +31,16 @@ def base_positions(t: Tensor) -> np.ndarray:
     return positions
 
 
-def _check_target(target: Tensor, value: Tensor, op: str) -> None:
+def _check_target(target: Tensor, value: Tensor | None, op: str) -> None:
     if is_grad_enabled():
-        root = target._base if target._base is not None else None
-        if target._base is None and target.requires_grad and target.grad_fn is None:
+        root = target._base
+        if root is None and target.requires_grad and target.grad_fn is None:
             raise RuntimeError(f"ember.{op}: a leaf Variable that requires grad is being used in "
                                f"an in-place operation.")
         if root is not None and root.requires_grad and root.grad_fn is None:
             raise RuntimeError(f"ember.{op}: a view of a leaf Variable that requires grad is "
                                f"being used in an in-place operation.")
-    if _KIND_ORDER[value.dtype.kind] > _KIND_ORDER[target.dtype.kind]:
+    if value is not None and _KIND_ORDER[value.dtype.kind] > _KIND_ORDER[target.dtype.kind]:
         raise RuntimeError(f"ember.{op}: result type {value.dtype.name} can't be cast to the "
                            f"desired output type {target.dtype.name}")
 
@@ -53,6 +53,38 @@ def _store(array: np.ndarray, index, values: np.ndarray, op: str) -> None:
                            f"share memory between elements, clone() them first") from None
 
 
+def _set_history(t: Tensor, grad_fn) -> None:
+    """Give `t` the history of its new value; a retained gradient follows, as in PyTorch."""
+    if t._retains_grad:
+        if t._grad_fn is not None:
+            t._grad_fn.retained = None
+        grad_fn.retained = t
+    t._grad_fn = grad_fn
+    t._requires_grad = True
+
+
+def _snapshot(t: Tensor) -> Tensor:
+    """A copy of t's values that continues t's history.
+
+    The node of an in-place op may save its operand for backward; saving this copy instead of
+    the storage about to be overwritten gives the gradient of the original values, like
+    PyTorch's in-place ops (which save the original self where their formula needs it).
+    """
+    s = Tensor._wrap(t._data.copy())
+    s._grad_fn = t.grad_fn
+    s._requires_grad = t.requires_grad
+    return s
+
+
+def update(target: Tensor, fn, args: tuple, kwargs: dict, op: str) -> Tensor:
+    """target set to fn(target, *args, **kwargs) in place: the in-place form of `fn`."""
+    _check_target(target, None, op)
+    operands = (target, *args, *kwargs.values())
+    recording = is_grad_enabled() and any(isinstance(t, Tensor) and t.requires_grad
+                                          for t in operands)
+    return assign(target, fn(_snapshot(target) if recording else target, *args, **kwargs), op)
+
+
 def assign(target: Tensor, value: Tensor, op: str) -> Tensor:
     """Overwrite all of `target` with `value` (broadcast to its shape) in place."""
     _check_target(target, value, op)
@@ -63,13 +95,19 @@ def assign(target: Tensor, value: Tensor, op: str) -> Tensor:
             raise RuntimeError(f"ember.{op}: output with shape {list(target.shape)} doesn't "
                                f"match the broadcast shape {list(value.shape)}") from None
     recording = is_grad_enabled() and (value.requires_grad or target.requires_grad)
+    if recording and value.dtype is not target.dtype:
+        value = value.to(target.dtype)
     if target._base is not None and recording:
         return _write_positions(target, base_positions(target), value, op)
+    if recording and value._grad_fn is None:
+        # A constant or a leaf written over `target` still needs a node of its own: through it
+        # the old history gets a zero gradient and a leaf value the incoming one.
+        keep_value = Tensor._wrap(np.ones(target._data.shape, dtype=bool))
+        value = apply("where", keep_value, value, target)
     _store(target._data, ..., value._data.astype(target._data.dtype, copy=False), op)
     target._storage.version += 1
     if recording:
-        target._grad_fn = value._grad_fn if value.requires_grad else None
-        target.requires_grad = value.requires_grad
+        _set_history(target, value._grad_fn)
     return target
 
 
@@ -90,8 +128,7 @@ def _write_positions(target: Tensor, positions: np.ndarray, value: Tensor, op: s
            value._data.astype(root._data.dtype, copy=False), op)
     root._storage.version += 1
     if recording:
-        root._grad_fn = new_root._grad_fn
-        root.requires_grad = True
+        _set_history(root, new_root._grad_fn)
         if target is not root:
             target._regenerate_view_history()
     return target

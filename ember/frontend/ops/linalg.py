@@ -74,6 +74,10 @@ def conv2d(x: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1, padd
                 padding=_pair(padding, "padding"), dilation=_pair(dilation, "dilation"),
                 groups=groups)
     if bias is not None:
+        if tuple(bias.shape) != (weight.shape[0],):
+            raise ShapeError(f"ember.conv2d: bias of shape {tuple(bias.shape)} does not match "
+                             f"the {weight.shape[0]} output channels of weight "
+                             f"{tuple(weight.shape)}")
         out = out + bias.reshape(1, -1, 1, 1)
     return out if batched else squeeze(out, 0)
 

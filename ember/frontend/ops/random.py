@@ -93,6 +93,8 @@ def randn(*size, generator: Generator | None = None, dtype: dtypes.DType | None 
 def randint(low, high=None, size=None, *, generator: Generator | None = None,
             dtype: dtypes.DType = dtypes.int64, device=None) -> Tensor:
     """Integers drawn uniformly from [low, high)."""
+    if size is None and isinstance(high, (tuple, list)):
+        low, high, size = 0, low, high  # randint(high, size)
     if high is None:
         low, high = 0, low
     if size is None:

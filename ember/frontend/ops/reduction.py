@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 import math
 from collections import namedtuple
 
@@ -61,7 +62,8 @@ def var(x: Tensor, dim=None, unbiased=None, keepdim: bool = False, *, correction
     axes = _axes(x, dim, "var")
     centered = x - mean(x, axes, keepdim=True)
     n = _count(x, axes)
-    return sum(centered * centered, axes, keepdim) / max(n - correction, 0)
+    # builtins.max: this module's max is the tensor reduction.
+    return sum(centered * centered, axes, keepdim) / builtins.max(n - correction, 0)
 
 
 def std(x: Tensor, dim=None, unbiased=None, keepdim: bool = False, *, correction=None) -> Tensor:
@@ -119,7 +121,9 @@ def _extreme(op: str, x: Tensor, dim, keepdim: bool, other):
     if x.ndim == 0:
         return MinMax(x * 1, argmax(x))
     axis = _wrap_dim(dim, x.ndim, op)
-    index = apply("arg" + op, x, axis=axis, keepdim=True)
+    # argmax refuses bools, as in PyTorch, but max along a dim accepts them.
+    keys = cast(x, dtypes.int32) if x.dtype is dtypes.bool_ else x
+    index = apply("arg" + op, keys, axis=axis, keepdim=True)
     # Values are gathered at the index, so the gradient goes to that one element, as in PyTorch.
     values = apply("gather", x, index, axis=axis)
     if not keepdim:

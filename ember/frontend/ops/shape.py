@@ -5,6 +5,8 @@ from __future__ import annotations
 import math
 from typing import Sequence
 
+import numpy as np
+
 from ember.frontend.dispatch import apply
 from ember.frontend.ops.promotion import promote_operands
 from ember.frontend.tensor import Tensor, _wrap_dim
@@ -126,11 +128,31 @@ def matrix_transpose(x: Tensor) -> Tensor:
     return apply("permute", x, dims=tuple(reversed(range(x.ndim))))
 
 
-def movedim(x: Tensor, source: int, destination: int) -> Tensor:
-    """Dimension `source` moved to position `destination`."""
-    src, dst = _wrap_dim(source, x.ndim, "movedim"), _wrap_dim(destination, x.ndim, "movedim")
-    dims = [d for d in range(x.ndim) if d != src]
-    dims.insert(dst, src)
+def batch_matrix_transpose(x: Tensor) -> Tensor:
+    """x with its last two dimensions swapped (x.mT)."""
+    if x.ndim < 2:
+        raise RuntimeError(f"ember.mT: only supported on matrices or batches of matrices, got a "
+                           f"{x.ndim}-D tensor")
+    return transpose(x, -2, -1)
+
+
+def movedim(x: Tensor, source, destination) -> Tensor:
+    """Dimensions `source` (an int or a sequence) moved to positions `destination`."""
+    sources = [source] if isinstance(source, int) else list(source)
+    destinations = [destination] if isinstance(destination, int) else list(destination)
+    if len(sources) != len(destinations):
+        raise ShapeError(f"ember.movedim: source {source} and destination {destination} must "
+                         f"have the same number of dimensions")
+    src = [_wrap_dim(d, x.ndim, "movedim") for d in sources]
+    dst = [_wrap_dim(d, x.ndim, "movedim") for d in destinations]
+    if len(set(src)) != len(src) or len(set(dst)) != len(dst):
+        raise ShapeError(f"ember.movedim: repeated dim in source {source} or destination "
+                         f"{destination}")
+    dims = [None] * x.ndim
+    for s, d in zip(src, dst):
+        dims[d] = s
+    rest = iter(d for d in range(x.ndim) if d not in src)
+    dims = [next(rest) if d is None else d for d in dims]
     return apply("permute", x, dims=tuple(dims))
 
 
@@ -165,7 +187,12 @@ def broadcast_tensors(*tensors: Tensor) -> list[Tensor]:
 
 def contiguous(x: Tensor) -> Tensor:
     """x itself if row-major, else a row-major copy."""
-    return x if x.is_contiguous() else clone(x)
+    if x.is_contiguous():
+        return x
+    out = clone(x)
+    # clone keeps x's strides, as PyTorch's does; contiguous() promises row-major order.
+    out._data = np.ascontiguousarray(out._data)
+    return out
 
 
 def clone(x: Tensor) -> Tensor:
@@ -189,8 +216,10 @@ def slice_axis(x: Tensor, dim: int, start: int, stop: int, step: int = 1) -> Ten
 
 def flip(x: Tensor, dims) -> Tensor:
     """Elements reversed along `dims`."""
-    dims = [dims] if isinstance(dims, int) else dims
-    return apply("flip", x, axes=tuple(sorted({_wrap_dim(d, x.ndim, "flip") for d in dims})))
+    dims = [_wrap_dim(d, x.ndim, "flip") for d in ([dims] if isinstance(dims, int) else dims)]
+    if len(set(dims)) != len(dims):
+        raise RuntimeError(f"ember.flip: dims {dims} contain a dimension more than once")
+    return apply("flip", x, axes=tuple(sorted(dims)))
 
 
 def cat(tensors: Sequence[Tensor], dim: int = 0) -> Tensor:
@@ -258,7 +287,9 @@ def chunk(x: Tensor, chunks: int, dim: int = 0) -> tuple[Tensor, ...]:
     if chunks <= 0:
         raise RuntimeError(f"ember.chunk: chunks must be positive, got {chunks}")
     size = x.shape[_wrap_dim(dim, x.ndim, "chunk")]
-    return split(x, max(1, -(-size // chunks)), dim)
+    if size == 0:
+        return split(x, [0] * chunks, dim)  # PyTorch gives `chunks` empty pieces
+    return split(x, -(-size // chunks), dim)
 
 
 def unbind(x: Tensor, dim: int = 0) -> tuple[Tensor, ...]:
@@ -276,12 +307,14 @@ def repeat(x: Tensor, *sizes) -> Tensor:
     x = reshape(x, (1,) * (len(sizes) - x.ndim) + tuple(x.shape))
     interleaved = [d for pair in zip(sizes, x.shape) for d in pair]
     expanded = expand(reshape(x, [d for s in x.shape for d in (1, s)]), interleaved)
-    return reshape(expanded, [r * s for r, s in zip(sizes, x.shape)])
+    out = reshape(expanded, [r * s for r, s in zip(sizes, x.shape)])
+    # Without any real repetition the reshapes are views; repeat always copies.
+    return clone(out) if out._storage is x._storage else out
 
 
-def tile(x: Tensor, dims) -> Tensor:
+def tile(x: Tensor, *dims) -> Tensor:
     """x repeated along each dimension (leading ones added as needed)."""
-    dims = tuple(dims)
+    dims = _sizes(dims)
     return repeat(x, (1,) * (x.ndim - len(dims)) + dims)
 
 

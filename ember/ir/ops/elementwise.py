@@ -34,7 +34,7 @@ def _sign(x):
 
 
 def _rounding(fn):
-    return lambda x: x if x.dtype.kind in "biu" else fn(x)
+    return lambda x: x if x.dtype.kind in "iu" else fn(x)
 
 
 # name: (NumPy function, dtype policy). Policies: "same" keeps the dtype (no bool), "any" keeps
@@ -55,13 +55,15 @@ UNARY = {
     "sigmoid": (_sigmoid, "float"),
     "erf": (_erf, "float"),
     "reciprocal": (_reciprocal, "float"),
-    "floor": (_rounding(np.floor), "any"),
-    "ceil": (_rounding(np.ceil), "any"),
-    "round": (_rounding(np.round), "any"),
+    "floor": (_rounding(np.floor), "same"),
+    "ceil": (_rounding(np.ceil), "same"),
+    "round": (_rounding(np.round), "same"),
     "logical_not": (np.logical_not, "bool"),
 }
-NOT_DIFFERENTIABLE = {"sign", "floor", "ceil", "round", "logical_not", "eq", "ne", "lt", "le",
-                      "gt", "ge", "logical_and", "logical_or"}
+# Bool results carry no gradient. sign and the roundings are differentiable with a zero
+# gradient, as in PyTorch, so that their results still require grad.
+NOT_DIFFERENTIABLE = {"logical_not", "eq", "ne", "lt", "le", "gt", "ge", "logical_and",
+                      "logical_or"}
 
 
 def _unary_rule(name: str, policy: str):
@@ -93,9 +95,14 @@ for _name, (_fn, _policy) in UNARY.items():
 
 
 def _int_pow(x, y):
-    if y.dtype.kind in "iu" and np.any(y < 0):
-        raise ValueError("ember.pow: integers to negative integer powers are not allowed")
-    return np.power(x, y)
+    if y.dtype.kind not in "iu":
+        return np.power(x, y)
+    # NumPy refuses negative integer powers; PyTorch truncates: 1 and -1 keep their magnitude
+    # and every other base (0 included) gives 0.
+    negative = y < 0
+    positive = np.power(x, np.where(negative, 0, y))
+    inverted = np.where(np.abs(x) == 1, np.power(x, np.abs(y)), 0)
+    return np.where(negative, inverted, positive)
 
 
 def _remainder(x, y):
@@ -125,10 +132,11 @@ def _mul(x, y):
 
 
 # name: (NumPy function, dtype policy). "promote" gives the promoted dtype, "float" the promoted
-# dtype with ints mapped to float32, "bool" a bool result; "nobool" promotes but rejects bool.
+# dtype with ints mapped to float32, "bool" a bool result; "nobool" promotes but rejects a bool
+# result; "noboolin" also rejects any bool operand (PyTorch forbids subtracting bools).
 BINARY = {
     "add": (_add, "promote"),
-    "sub": (np.subtract, "nobool"),
+    "sub": (np.subtract, "noboolin"),
     "mul": (_mul, "promote"),
     "div": (_true_divide, "float"),
     "pow": (_int_pow, "nobool"),
@@ -151,9 +159,10 @@ def _binary_rule(name: str, policy: str):
     def rule(types: list[TensorType]) -> TensorType:
         shape = broadcast_shapes(name, types)
         dtype = promote(types)
-        if policy == "nobool" and dtype is dtypes.bool_:
+        if (policy == "nobool" and dtype is dtypes.bool_) or (
+                policy == "noboolin" and any(t.dtype is dtypes.bool_ for t in types)):
             raise DTypeError(f"ember.{name}: not supported for bool tensors ({describe(types)})")
-        out = {"promote": dtype, "nobool": dtype, "float": to_float(dtype),
+        out = {"promote": dtype, "nobool": dtype, "noboolin": dtype, "float": to_float(dtype),
                "bool": dtypes.bool_}[policy]
         return TensorType(shape, out)
 

@@ -63,7 +63,7 @@ def conv2d_rule(types: list[TensorType], *, stride, padding, dilation, groups) -
                          f"{w.shape} with groups={groups} ({describe(types)})")
     if min(stride) < 1 or min(dilation) < 1 or min(padding) < 0:
         raise ShapeError(f"ember.conv2d: invalid stride {stride}, padding {padding} or "
-                         f"dilation {dilation}")
+                         f"dilation {dilation} ({describe(types)})")
     spatial = tuple(conv2d_output_size(x.shape[2 + i], w.shape[2 + i], stride[i], padding[i],
                                        dilation[i]) for i in range(2))
     if min(spatial) < 1:
