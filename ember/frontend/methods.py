@@ -7,6 +7,7 @@ from ember.frontend.ops import reduction as red, shape
 from ember.frontend.ops.promotion import as_operand
 from ember.frontend.tensor import Tensor
 from ember.ir import dtypes
+from ember.ir.errors import DTypeError
 
 _FUNCTIONS = {
     # elementwise
@@ -117,9 +118,30 @@ Tensor.__floordiv__, Tensor.__rfloordiv__ = ew.floor_divide, _reflected(ew.floor
 Tensor.__mod__, Tensor.__rmod__ = ew.remainder, _reflected(ew.remainder)
 Tensor.__pow__, Tensor.__rpow__ = ew.pow, _reflected(ew.pow)
 Tensor.__matmul__, Tensor.__rmatmul__ = linalg.matmul, _reflected(linalg.matmul)
-Tensor.__and__ = Tensor.__rand__ = ew.logical_and
-Tensor.__or__ = Tensor.__ror__ = ew.logical_or
-Tensor.__xor__ = Tensor.__rxor__ = ew.logical_xor
+
+
+def _bool_operator(symbol: str, fn):
+    """`&`, `|` and `^` on bool operands; integer bitwise operations are not primitives."""
+
+    def operator(x, y) -> Tensor:
+        for v in (x, y):
+            if (v.dtype if isinstance(v, Tensor) else type(v)) not in (dtypes.bool_, bool):
+                raise DTypeError(f"ember: the {symbol} operator is only supported on bool "
+                                 f"tensors and Python bools (bitwise integer operations are not "
+                                 f"implemented), got {_describe_operand(x)} {symbol} "
+                                 f"{_describe_operand(y)}")
+        return fn(x, y)
+
+    return operator
+
+
+def _describe_operand(v) -> str:
+    return f"{v.dtype.name} {list(v.shape)}" if isinstance(v, Tensor) else type(v).__name__
+
+
+Tensor.__and__ = Tensor.__rand__ = _bool_operator("&", ew.logical_and)
+Tensor.__or__ = Tensor.__ror__ = _bool_operator("|", ew.logical_or)
+Tensor.__xor__ = Tensor.__rxor__ = _bool_operator("^", ew.logical_xor)
 Tensor.__eq__, Tensor.__ne__ = ew.eq, ew.ne
 Tensor.__lt__, Tensor.__le__, Tensor.__gt__, Tensor.__ge__ = ew.lt, ew.le, ew.gt, ew.ge
 

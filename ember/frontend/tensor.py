@@ -22,8 +22,19 @@ class Tensor:
 
     __array_priority__ = 1000  # so `ndarray + Tensor` defers to Tensor.__radd__
 
-    def __init__(self, *args, **kwargs) -> None:
-        raise TypeError("use ember.tensor(data), ember.zeros(shape), ... to create tensors")
+    def __new__(cls, *args) -> "Tensor":
+        """PyTorch's legacy constructor: `Tensor(data)` copies data as float32, `Tensor(*sizes)`
+        makes a float32 tensor of that shape (zero-filled); `Tensor()` is empty."""
+        from ember.frontend.ops.creation import tensor, zeros
+
+        if len(args) == 1 and not isinstance(args[0], int):
+            source = tensor(args[0], dtype=dtypes.float32)
+        else:
+            source = zeros(*(args or (0,)), dtype=dtypes.float32)
+        return cls._wrap(source._data)
+
+    def __init__(self, *args) -> None:
+        """Construction happens in __new__."""
 
     @classmethod
     def _wrap(cls, data: np.ndarray, requires_grad: bool = False) -> "Tensor":

@@ -316,3 +316,11 @@ def test_repr_grad_fn():
     assert text.startswith("tensor([2., 4.], grad_fn=<") and "Backward" in text
     with ember.no_grad():
         assert repr(x * 2) == "tensor([2., 4.])"
+
+
+def test_legacy_tensor_constructor_matches_torch():
+    for args in [([1, 2, 3],), ([[1.5, 2], [3, 4]],), (2, 3), ()]:
+        e, t = ember.Tensor(*args), torch.Tensor(*args)
+        assert e.dtype is ember.float32 and tuple(e.shape) == tuple(t.shape)
+        if args and not isinstance(args[0], int):
+            np.testing.assert_array_equal(e.numpy(), t.numpy())
