@@ -151,9 +151,11 @@ def mul_vjp(node, g):
 
 @defvjp("div")
 def div_vjp(node, g):
-    x, y = node.input(0), node.input(1)
-    gx = g / y
-    return unbroadcast(gx, x.shape), unbroadcast(-gx * x / y, y.shape)
+    x, y = node.input_types
+    divisor = node.input(1)
+    gx = g / divisor
+    gy = unbroadcast(-gx * node.input(0) / divisor, y.shape) if node.needs_input_grad(1) else None
+    return unbroadcast(gx, x.shape), gy
 
 
 @defvjp("pow")
@@ -332,18 +334,24 @@ def flip_vjp(node, g):
 
 @defvjp("matmul")
 def matmul_vjp(node, g):
-    x, y = node.input(0), node.input(1)
-    gx = g @ y.transpose(-1, -2)
-    gy = x.transpose(-1, -2) @ g
-    return unbroadcast(gx, x.shape), unbroadcast(gy, y.shape)
+    # Each product is computed only when its operand needs a gradient (inputs often do not).
+    x, y = node.input_types
+    gx = gy = None
+    if node.needs_input_grad(0):
+        gx = unbroadcast(g @ node.input(1).transpose(-1, -2), x.shape)
+    if node.needs_input_grad(1):
+        gy = unbroadcast(node.input(0).transpose(-1, -2) @ g, y.shape)
+    return gx, gy
 
 
 @defvjp("conv2d")
 def conv2d_vjp(node, g):
     from ember.frontend.autograd.conv_vjp import conv2d_input_grad, conv2d_weight_grad
 
-    x, w = node.input(0), node.input(1)
-    return conv2d_input_grad(g, x.type, w, node.attrs), conv2d_weight_grad(g, x, w.type, node.attrs)
+    x, w = node.input_types
+    gx = conv2d_input_grad(g, x, node.input(1), node.attrs) if node.needs_input_grad(0) else None
+    gw = conv2d_weight_grad(g, node.input(0), w, node.attrs) if node.needs_input_grad(1) else None
+    return gx, gw
 
 
 # --- indexing -------------------------------------------------------------------------------
