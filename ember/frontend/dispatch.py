@@ -18,7 +18,9 @@ def apply(op: str, *operands: Tensor, **attrs) -> Tensor:
     prim = PRIMITIVES[op]
     result_type = prim.infer([t.type for t in operands], attrs)
     data = prim.evaluate([t._data for t in operands], attrs, result_type)
-    if op not in VIEW_PRIMITIVES and any(np.may_share_memory(data, t._data) for t in operands):
+    if op not in VIEW_PRIMITIVES and any(
+            data is t._data or data.base is not None and np.may_share_memory(data, t._data)
+            for t in operands):
         data = data.copy()  # NumPy may alias (np.flip); only view primitives share storage
     out = Tensor._wrap(data)
     if op in VIEW_PRIMITIVES and np.may_share_memory(out._data, operands[0]._data):

@@ -41,6 +41,7 @@ class Tensor:
         """A new tensor owning the array `data` (no copy)."""
         t = object.__new__(cls)
         t._data = data
+        t._dtype = dtypes.from_numpy(data.dtype)
         t._storage = Storage()
         t._base = None
         t._view_ops = ()
@@ -63,7 +64,7 @@ class Tensor:
 
     @property
     def dtype(self) -> dtypes.DType:
-        return dtypes.from_numpy(self._data.dtype)
+        return self._dtype
 
     @property
     def shape(self) -> "Size":
@@ -72,7 +73,7 @@ class Tensor:
     @property
     def type(self) -> TensorType:
         """The IR type of this tensor: shape and dtype."""
-        return TensorType(self._data.shape, self.dtype)
+        return TensorType(self._data.shape, self._dtype)
 
     @property
     def device(self):
@@ -250,6 +251,7 @@ class Tensor:
     @data.setter
     def data(self, value: "Tensor") -> None:
         self._data = value._data
+        self._dtype = value._dtype
         self._storage = value._storage
 
     # --- conversion -----------------------------------------------------------------------

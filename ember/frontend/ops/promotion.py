@@ -6,6 +6,7 @@ import numbers
 
 import numpy as np
 
+from ember.frontend.dispatch import apply
 from ember.frontend.tensor import Tensor
 from ember.ir import dtypes
 
@@ -42,12 +43,9 @@ def result_type(*values) -> dtypes.DType:
 
 def as_operand(value, dtype: dtypes.DType) -> Tensor:
     """`value` (a tensor or Python scalar) as a tensor of `dtype`, casting where needed."""
-    from ember.frontend.ops.elementwise import cast
-    from ember.frontend.ops.creation import scalar_tensor
-
     if isinstance(value, Tensor):
-        return value if value.dtype is dtype else cast(value, dtype)
-    return scalar_tensor(value, dtype)
+        return value if value.dtype is dtype else apply("cast", value, dtype=dtype.name)
+    return apply("full", shape=(), value=value, dtype=dtype.name)
 
 
 def promote_operands(*values) -> list[Tensor]:

@@ -21,6 +21,9 @@ def describe(types: Sequence[TensorType]) -> str:
 
 def broadcast_shapes(op: str, types: Sequence[TensorType]) -> tuple[int, ...]:
     """NumPy/PyTorch broadcasting of the operand shapes, or a ShapeError naming `op`."""
+    first = types[0].shape
+    if all(t.shape == first for t in types):
+        return first
     rank = max(t.rank for t in types)
     out = []
     for axis in range(rank):
