@@ -1,6 +1,6 @@
 """Ember: a PyTorch-shaped deep-learning framework with an MLIR-style compiler behind it."""
 
-from ember import autograd
+from ember import autograd, nn
 from ember.frontend import cuda
 from ember.frontend import methods as _methods  # binds the Tensor methods
 from ember.frontend.device import device

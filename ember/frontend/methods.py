@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ember.frontend.ops import creation, elementwise as ew, indexing, inplace, linalg
-from ember.frontend.ops import reduction as red, shape
+from ember.frontend.ops import random, reduction as red, shape
 from ember.frontend.ops.promotion import as_operand
 from ember.frontend.tensor import Tensor
 from ember.ir import dtypes
@@ -202,3 +202,8 @@ def copy_(x: Tensor, src: Tensor) -> Tensor:
 Tensor.zero_ = zero_
 Tensor.fill_ = fill_
 Tensor.copy_ = copy_
+
+Tensor.uniform_ = random.uniform_
+Tensor.normal_ = random.normal_
+Tensor.bernoulli_ = random.bernoulli_
+Tensor.exponential_ = random.exponential_

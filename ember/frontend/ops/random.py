@@ -131,3 +131,35 @@ def randperm(n: int, *, generator: Generator | None = None,
 def bernoulli(p: Tensor, *, generator: Generator | None = None) -> Tensor:
     """1 with probability p, else 0, elementwise."""
     return (_uniform(tuple(p.shape), p.dtype, generator) < p).to(p.dtype)
+
+
+def _fill_(x: Tensor, values: Tensor, op: str) -> Tensor:
+    from ember.frontend.grad_mode import no_grad
+    from ember.frontend.ops.inplace import assign
+
+    with no_grad():
+        return assign(x, values, op)
+
+
+def uniform_(x: Tensor, a: float = 0.0, b: float = 1.0, *,
+             generator: Generator | None = None) -> Tensor:
+    """Fill x in place with samples from U(a, b)."""
+    return _fill_(x, rand(x.shape, dtype=x.dtype, generator=generator) * (b - a) + a, "uniform_")
+
+
+def normal_(x: Tensor, mean: float = 0.0, std: float = 1.0, *,
+            generator: Generator | None = None) -> Tensor:
+    """Fill x in place with samples from N(mean, std**2)."""
+    return _fill_(x, randn(x.shape, dtype=x.dtype, generator=generator) * std + mean, "normal_")
+
+
+def bernoulli_(x: Tensor, p: float = 0.5, *, generator: Generator | None = None) -> Tensor:
+    """Fill x in place with 1 (probability p) or 0."""
+    return _fill_(x, (rand(x.shape, generator=generator) < p).to(x.dtype), "bernoulli_")
+
+
+def exponential_(x: Tensor, lambd: float = 1.0, *, generator: Generator | None = None) -> Tensor:
+    """Fill x in place with samples from Exp(lambd)."""
+    u = rand(x.shape, dtype=x.dtype, generator=generator)
+    return _fill_(x, (1.0 - u).log() * (-1.0 / lambd), "exponential_")
+

@@ -1,0 +1,6 @@
+"""`ember.nn`: modules, layers, losses, functional API, init and utilities, as in torch.nn."""
+
+from ember.nn import functional, init
+from ember.nn.modules.container import ModuleDict, ModuleList, Sequential
+from ember.nn.modules.module import Module
+from ember.nn.parameter import Parameter

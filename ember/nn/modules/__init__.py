@@ -1,0 +1,1 @@
+"""Layers: each a Module written with Tensor operations."""

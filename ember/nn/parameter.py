@@ -1,0 +1,26 @@
+"""nn.Parameter: a tensor that a Module registers as a learnable parameter."""
+
+from __future__ import annotations
+
+from ember.frontend.tensor import Tensor
+
+
+class Parameter(Tensor):
+    """A leaf tensor that requires grad by default and is registered by Module attributes."""
+
+    def __new__(cls, data: Tensor | None = None, requires_grad: bool = True) -> "Parameter":
+        if data is None:
+            from ember.frontend.ops.creation import empty
+
+            data = empty(0)
+        p = cls._wrap(data._data)
+        p._storage = data._storage
+        p.requires_grad_(requires_grad)
+        return p
+
+    def __init__(self, data: Tensor | None = None, requires_grad: bool = True) -> None:
+        """Construction happens in __new__."""
+
+    def __repr__(self) -> str:
+        return "Parameter containing:\n" + super().__repr__()
+
