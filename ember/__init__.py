@@ -1,6 +1,8 @@
 """Ember: a PyTorch-shaped deep-learning framework with an MLIR-style compiler behind it."""
 
 from ember import autograd, nn
+from ember import optim
+from ember import datasets, transforms, utils
 from ember.frontend import cuda
 from ember.frontend import methods as _methods  # binds the Tensor methods
 from ember.frontend.device import device
@@ -25,12 +27,14 @@ from ember.frontend.ops.random import (Generator, bernoulli, initial_seed, manua
                                        rand_like, randint, randint_like, randn, randn_like,
                                        randperm)
 from ember.frontend.ops.reduction import (all, amax, amin, any, argmax, argmin, count_nonzero,
-                                          cumsum, logsumexp, max, mean, min, norm, prod, std,
+                                          cumsum, log_softmax, logsumexp, max, mean, min,
+                                          norm, prod, softmax, std,
                                           std_mean, sum, var, var_mean)
 from ember.frontend.ops.shape import (broadcast_tensors, broadcast_to, cat, chunk, clone, concat,
                                       concatenate, flatten, flip, hstack, movedim, narrow,
                                       permute, repeat, reshape, split, squeeze, stack, t, tile,
                                       transpose, unbind, unflatten, unsqueeze, vstack)
+from ember.frontend.serialization import CheckpointError, load, save
 from ember.frontend.tensor import Size, Tensor
 from ember.ir.dtypes import DType as dtype
 from ember.ir.dtypes import bfloat16, float16, float32, float64, int32, int64

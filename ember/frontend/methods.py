@@ -30,7 +30,8 @@ _FUNCTIONS = {
     "sum": red.sum, "prod": red.prod, "mean": red.mean, "var": red.var, "std": red.std,
     "amax": red.amax, "amin": red.amin, "max": red.max, "min": red.min, "argmax": red.argmax,
     "argmin": red.argmin, "logsumexp": red.logsumexp, "all": red.all, "any": red.any,
-    "norm": red.norm, "cumsum": red.cumsum, "count_nonzero": red.count_nonzero,
+    "norm": red.norm, "softmax": red.softmax, "log_softmax": red.log_softmax,
+    "cumsum": red.cumsum, "count_nonzero": red.count_nonzero,
     # shapes
     "reshape": shape.reshape, "view": shape.view, "view_as": shape.view_as,
     "reshape_as": shape.reshape_as, "flatten": shape.flatten, "unflatten": shape.unflatten,

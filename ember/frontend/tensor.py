@@ -312,6 +312,20 @@ class Tensor:
             raise TypeError("iteration over a 0-d tensor")
         return (self[i] for i in range(self._data.shape[0]))
 
+    def __deepcopy__(self, memo: dict) -> "Tensor":
+        """A copy with its own storage, requires_grad and (copied) grad; leaves only, as in
+        PyTorch (copy.deepcopy would otherwise try to pickle, which tensors refuse)."""
+        if not self.is_leaf:
+            raise RuntimeError("Only Tensors created explicitly by the user (graph leaves) "
+                               "support the deepcopy protocol at the moment.")
+        if id(self) in memo:
+            return memo[id(self)]
+        new = Tensor._wrap(self._data.copy(), self.requires_grad)
+        memo[id(self)] = new
+        if self.grad is not None:
+            new.grad = self.grad.__deepcopy__(memo)
+        return new
+
     def __reduce_ex__(self, protocol):
         raise TypeError("ember tensors are not pickled; use ember.save (safetensors)")
 

@@ -21,6 +21,13 @@ class Parameter(Tensor):
     def __init__(self, data: Tensor | None = None, requires_grad: bool = True) -> None:
         """Construction happens in __new__."""
 
+    def __deepcopy__(self, memo: dict) -> "Parameter":
+        """A Parameter with a copy of the values and the same requires_grad (not the grad, as in
+        PyTorch)."""
+        if id(self) not in memo:
+            memo[id(self)] = type(self)(self.detach().clone(), self.requires_grad)
+        return memo[id(self)]
+
     def __repr__(self) -> str:
         return "Parameter containing:\n" + super().__repr__()
 

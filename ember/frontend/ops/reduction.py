@@ -197,3 +197,16 @@ def cumsum(x: Tensor, dim: int) -> Tensor:
     mask = ones(n, n, dtype=dtype).triu()
     moved = movedim(cast(x, dtype) if x.dtype is not dtype else x, dim, -1)
     return movedim(moved @ mask, -1, dim)
+
+
+def softmax(x: Tensor, dim: int, dtype=None) -> Tensor:
+    """exp(x) / sum(exp(x)) along `dim`, computed stably."""
+    x = _with_dtype(x, dtype)
+    e = (x - apply("max", x, axes=_axes(x, dim, "softmax"), keepdim=True).detach()).exp()
+    return e / sum(e, dim, keepdim=True)
+
+
+def log_softmax(x: Tensor, dim: int, dtype=None) -> Tensor:
+    """x - logsumexp(x) along `dim`."""
+    x = _with_dtype(x, dtype)
+    return x - logsumexp(x, dim, keepdim=True)

@@ -38,6 +38,7 @@ class Sequential(Module):
         keys = list(self._modules)
         for key in (keys[index] if isinstance(index, slice) else [keys[index]]):
             del self._modules[key]
+        _renumber(self)
 
     def __len__(self) -> int:
         return len(self._modules)
@@ -84,6 +85,12 @@ class ModuleList(Module):
             self.append(module)
         return self
 
+    def __delitem__(self, index) -> None:
+        keys = list(self._modules)
+        for key in (keys[index] if isinstance(index, slice) else [keys[index]]):
+            del self._modules[key]
+        _renumber(self)
+
     def insert(self, index: int, module: Module) -> None:
         """Insert a module before `index`."""
         items = list(self._modules.values())
@@ -91,6 +98,24 @@ class ModuleList(Module):
         self._modules.clear()
         for i, m in enumerate(items):
             self.add_module(str(i), m)
+
+    def __repr__(self) -> str:
+        # As PyTorch: runs of modules with equal reprs print once, as "(i-j): n x repr".
+        reprs = [repr(module) for module in self]
+        if not reprs:
+            return type(self).__name__ + "()"
+        runs = []  # [first index, last index, repr]
+        for i, text in enumerate(reprs):
+            if runs and runs[-1][2] == text:
+                runs[-1][1] = i
+            else:
+                runs.append([i, i, text])
+        lines = []
+        for first, last, text in runs:
+            label = f"({first})" if first == last else f"({first}-{last}): {last - first + 1} x"
+            line = f"{label}: {text}" if first == last else f"{label} {text}"
+            lines.append(line.replace("\n", "\n  "))
+        return type(self).__name__ + "(\n  " + "\n  ".join(lines) + "\n)"
 
 
 class ModuleDict(Module):
@@ -140,3 +165,11 @@ class ModuleDict(Module):
         pairs = modules.items() if hasattr(modules, "items") else modules
         for key, module in pairs:
             self.add_module(key, module)
+
+
+def _renumber(container: Module) -> None:
+    """Name the children 0, 1, ... again after a deletion, as PyTorch does."""
+    modules = list(container._modules.values())
+    container._modules.clear()
+    for i, module in enumerate(modules):
+        container._modules[str(i)] = module

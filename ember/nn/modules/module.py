@@ -242,18 +242,18 @@ class Module:
             value = value if isinstance(value, Tensor) else _as_tensor(value)
             if tuple(value.shape) != tuple(target.shape):
                 errors.append(f"size mismatch for {key}: copying a param with shape "
-                              f"{tuple(value.shape)} from checkpoint, the shape in current "
-                              f"model is {tuple(target.shape)}.")
+                              f"{value.shape} from checkpoint, the shape in current "
+                              f"model is {target.shape}.")
                 continue
             with no_grad():
                 target.copy_(value)
         if strict:
             if unexpected:
                 errors.insert(0, "Unexpected key(s) in state_dict: "
-                              + ", ".join(f'"{k}"' for k in unexpected) + ".")
+                              + ", ".join(f'"{k}"' for k in unexpected) + ". ")
             if missing:
                 errors.insert(0, "Missing key(s) in state_dict: "
-                              + ", ".join(f'"{k}"' for k in missing) + ".")
+                              + ", ".join(f'"{k}"' for k in missing) + ". ")
         if errors:
             raise RuntimeError(f"Error(s) in loading state_dict for {type(self).__name__}:\n\t"
                                + "\n\t".join(errors))
@@ -287,7 +287,11 @@ class Module:
             if set_to_none:
                 p.grad = None
             else:
-                p.grad = p.grad.detach()
+                # The same tensor is zeroed, as in PyTorch: references to p.grad stay valid.
+                if p.grad.grad_fn is not None:
+                    p.grad.detach_()
+                else:
+                    p.grad.requires_grad_(False)
                 p.grad.zero_()
 
     def apply(self, fn: Callable[["Module"], None]) -> "Module":
@@ -406,3 +410,4 @@ def _as_tensor(value) -> Tensor:
     from ember.frontend.ops.creation import tensor
 
     return tensor(value)
+
