@@ -6,6 +6,7 @@ from ember import datasets, transforms, utils
 from ember.frontend import cuda
 from ember.frontend import methods as _methods  # binds the Tensor methods
 from ember.frontend.device import device
+from ember.frontend.jit import jit
 from ember.frontend.grad_mode import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
 from ember.frontend.ops.creation import (arange, as_tensor, empty, empty_like, eye, from_numpy,
                                          full, full_like, get_default_dtype, linspace, ones,

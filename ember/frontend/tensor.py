@@ -10,6 +10,7 @@ from typing import Any, Callable
 
 import numpy as np
 
+from ember.frontend import tracing
 from ember.frontend.autograd.node import AccumulateGrad
 from ember.frontend.device import CPU
 from ember.frontend.storage import Storage
@@ -31,7 +32,7 @@ class Tensor:
             source = tensor(args[0], dtype=dtypes.float32)
         else:
             source = zeros(*(args or (0,)), dtype=dtypes.float32)
-        return cls._wrap(source._data)
+        return cls._wrap(source._array)
 
     def __init__(self, *args) -> None:
         """Construction happens in __new__."""
@@ -40,7 +41,10 @@ class Tensor:
     def _wrap(cls, data: np.ndarray, requires_grad: bool = False) -> "Tensor":
         """A new tensor owning the array `data` (no copy)."""
         t = object.__new__(cls)
-        t._data = data
+        t._array = data
+        trace = tracing.ACTIVE
+        if trace is not None:
+            t._trace_id = trace.id
         t._dtype = dtypes.from_numpy(data.dtype)
         t._storage = Storage()
         t._base = None
@@ -50,8 +54,28 @@ class Tensor:
         t._accumulator = None
         t._retains_grad = False
         t._requires_grad = requires_grad
-        t.grad = None
+        t._grad = None
         return t
+
+    @property
+    def _data(self) -> np.ndarray:
+        """The values, for code that computes with them in Python (a trace cannot record it)."""
+        trace = tracing.ACTIVE
+        if trace is not None:
+            trace.on_value_read(self)
+        return self._array
+
+    @property
+    def grad(self) -> "Tensor | None":
+        """The gradient accumulated by backward, or None."""
+        return self._grad
+
+    @grad.setter
+    def grad(self, value: "Tensor | None") -> None:
+        self._grad = value
+        trace = tracing.ACTIVE
+        if trace is not None:
+            trace.record_grad(self, value)
 
     def _become_view_of(self, source: "Tensor", op: str, attrs: dict[str, Any]) -> None:
         """Mark this tensor as a view of `source`'s storage made by primitive `op`."""
@@ -68,12 +92,12 @@ class Tensor:
 
     @property
     def shape(self) -> "Size":
-        return Size(self._data.shape)
+        return Size(self._array.shape)
 
     @property
     def type(self) -> TensorType:
         """The IR type of this tensor: shape and dtype."""
-        return TensorType(self._data.shape, self._dtype)
+        return TensorType(self._array.shape, self._dtype)
 
     @property
     def device(self):
@@ -85,29 +109,29 @@ class Tensor:
 
     @property
     def ndim(self) -> int:
-        return self._data.ndim
+        return self._array.ndim
 
     def dim(self) -> int:
         """Number of dimensions."""
-        return self._data.ndim
+        return self._array.ndim
 
     def size(self, dim: int | None = None):
         """The shape, or the size of one dimension."""
         if dim is None:
             return self.shape
-        return self._data.shape[_wrap_dim(dim, self.ndim, "size")]
+        return self._array.shape[_wrap_dim(dim, self.ndim, "size")]
 
     def numel(self) -> int:
         """Number of elements."""
-        return int(self._data.size)
+        return int(self._array.size)
 
     def nelement(self) -> int:
         """Number of elements."""
-        return int(self._data.size)
+        return int(self._array.size)
 
     def element_size(self) -> int:
         """Bytes per element."""
-        return self._data.itemsize
+        return self._array.itemsize
 
     def is_floating_point(self) -> bool:
         """Whether the dtype is a floating-point type."""
@@ -115,21 +139,21 @@ class Tensor:
 
     def is_contiguous(self) -> bool:
         """Whether elements are laid out in row-major order without gaps."""
-        return bool(self._data.flags.c_contiguous)
+        return bool(self._array.flags.c_contiguous)
 
     def stride(self, dim: int | None = None):
         """Steps in elements between neighbours along each dimension."""
-        strides = tuple(s // self._data.itemsize for s in self._data.strides)
+        strides = tuple(s // self._array.itemsize for s in self._array.strides)
         return strides if dim is None else strides[_wrap_dim(dim, self.ndim, "stride")]
 
     def data_ptr(self) -> int:
         """Address of the first element."""
-        return self._data.ctypes.data
+        return self._array.ctypes.data
 
     def __len__(self) -> int:
         if self.ndim == 0:
             raise TypeError("len() of a 0-d tensor")
-        return self._data.shape[0]
+        return self._array.shape[0]
 
     # --- autograd state -------------------------------------------------------------------
 
@@ -231,8 +255,10 @@ class Tensor:
 
     def detach(self) -> "Tensor":
         """A tensor sharing this one's storage, cut from the autograd graph."""
-        t = Tensor._wrap(self._data)
+        t = Tensor._wrap(self._array)
         t._storage = self._storage
+        if tracing.ACTIVE is not None:
+            tracing.ACTIVE.alias(t, self)
         return t
 
     def detach_(self) -> "Tensor":
@@ -250,9 +276,11 @@ class Tensor:
 
     @data.setter
     def data(self, value: "Tensor") -> None:
-        self._data = value._data
+        self._array = value._array
         self._dtype = value._dtype
         self._storage = value._storage
+        if tracing.ACTIVE is not None:
+            tracing.ACTIVE.rebind(self, value)
 
     # --- conversion -----------------------------------------------------------------------
 
@@ -268,8 +296,8 @@ class Tensor:
 
     def item(self):
         """The value of a one-element tensor as a Python number."""
-        if self._data.size != 1:
-            raise RuntimeError(f"a Tensor with {self._data.size} elements cannot be converted "
+        if self._array.size != 1:
+            raise RuntimeError(f"a Tensor with {self._array.size} elements cannot be converted "
                                f"to Scalar")
         value = self._data.reshape(())[()]
         if self.dtype.is_floating_point:
@@ -283,8 +311,8 @@ class Tensor:
         return self._data.tolist()
 
     def __bool__(self) -> bool:
-        if self._data.size != 1:
-            raise RuntimeError(f"Boolean value of Tensor with {self._data.size} elements is "
+        if self._array.size != 1:
+            raise RuntimeError(f"Boolean value of Tensor with {self._array.size} elements is "
                                f"ambiguous")
         return bool(self._data.reshape(()))
 
@@ -295,7 +323,7 @@ class Tensor:
         return int(self.item())
 
     def __index__(self) -> int:
-        if self.dtype.is_floating_point or self.dtype is dtypes.bool_ or self._data.size != 1:
+        if self.dtype.is_floating_point or self.dtype is dtypes.bool_ or self._array.size != 1:
             raise TypeError("only integer tensors of a single element can be converted to an index")
         return int(self.item())
 
@@ -310,7 +338,7 @@ class Tensor:
     def __iter__(self):
         if self.ndim == 0:
             raise TypeError("iteration over a 0-d tensor")
-        return (self[i] for i in range(self._data.shape[0]))
+        return (self[i] for i in range(self._array.shape[0]))
 
     def __deepcopy__(self, memo: dict) -> "Tensor":
         """A copy with its own storage, requires_grad and (copied) grad; leaves only, as in

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from ember.frontend import tracing
 from ember.frontend.tensor import Tensor
 
 
@@ -13,8 +14,10 @@ class Parameter(Tensor):
             from ember.frontend.ops.creation import empty
 
             data = empty(0)
-        p = cls._wrap(data._data)
+        p = cls._wrap(data._array)
         p._storage = data._storage
+        if tracing.ACTIVE is not None:
+            tracing.ACTIVE.alias(p, data)
         p.requires_grad_(requires_grad)
         return p
 

@@ -7,6 +7,7 @@ import math
 from ember.frontend.dispatch import apply
 from ember.frontend.ops.promotion import as_operand, promote_operands, scalar_dtype
 from ember.frontend.tensor import Tensor
+from ember.frontend.tracing import peek
 from ember.ir import dtypes
 from ember.ir.errors import DTypeError
 
@@ -141,7 +142,7 @@ def _exact_quotient(a: Tensor, b: Tensor) -> Tensor:
 def floor_divide(x, y) -> Tensor:
     """Division rounded down, as Python's // operator."""
     a, b = promote_operands(x, y)
-    if not a.dtype.is_floating_point and (b._data == 0).any():
+    if not a.dtype.is_floating_point and (peek(b) == 0).any():
         raise ZeroDivisionError("ember.floor_divide: integer division by zero")
     q = floor(_exact_quotient(a, b))
     return q if a.dtype.is_floating_point else cast(q, a.dtype)
@@ -221,7 +222,7 @@ def frac(x: Tensor) -> Tensor:
 def fmod(x, y) -> Tensor:
     """Remainder with the sign of the dividend (C's fmod)."""
     a, b = promote_operands(x, y)
-    if not a.dtype.is_floating_point and (b._data == 0).any():
+    if not a.dtype.is_floating_point and (peek(b) == 0).any():
         raise ZeroDivisionError("ember.fmod: integer division by zero")
     return sub(a, mul(div(a, b, rounding_mode="trunc"), b))
 

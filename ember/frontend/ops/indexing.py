@@ -8,6 +8,7 @@ import numpy as np
 from ember.frontend.dispatch import apply
 from ember.frontend.ops.inplace import base_positions, write_at
 from ember.frontend.tensor import Tensor, _wrap_dim
+from ember.frontend.tracing import peek
 from ember.ir import dtypes
 from ember.ir.errors import DTypeError
 
@@ -133,34 +134,38 @@ def getitem(x: Tensor, key) -> Tensor:
 
 
 def _gather_advanced(x: Tensor, advanced) -> Tensor:
-    """x indexed by tensors: `advanced` holds (dim of x, index, size, dim in the user's tensor)."""
+    """x indexed by tensors: `advanced` holds (dim of x, index, size, dim in the user's tensor).
+
+    The flat position is computed with tensor operations, so traced indices stay graph values.
+    """
     positions = [pos for pos, _, _, _ in advanced]
-    index_arrays = []
+    indices = []
     for _, t, size, dim in advanced:
-        idx = t._data.astype(np.int64)
-        if idx.size and (idx.min() < -size or idx.max() >= size):
-            bad = idx[(idx < -size) | (idx >= size)].flat[0]
+        values = peek(t)
+        if values.size and (values.min() < -size or values.max() >= size):
+            bad = values[(values < -size) | (values >= size)].flat[0]
             raise IndexError(f"ember.index: index {bad} is out of bounds for dimension {dim} "
                              f"with size {size}")
-        index_arrays.append(np.where(idx < 0, idx + size, idx))
+        t = t if t.dtype is dtypes.int64 else t.long()
+        indices.append(t.where(t >= 0, t + size))
     try:
-        broadcast = np.broadcast_arrays(*index_arrays)
+        bshape = tuple(np.broadcast_shapes(*(tuple(t.shape) for t in indices)))
     except ValueError:
         raise IndexError(f"ember.index: shape mismatch: indexing tensors could not be broadcast "
-                         f"together with shapes {[a.shape for a in index_arrays]}") from None
-    bshape = broadcast[0].shape
-    linear = np.zeros(bshape, dtype=np.int64)
-    for idx, (_, _, size, _) in zip(broadcast, advanced):
-        linear = linear * size + idx
+                         f"together with shapes {[tuple(t.shape) for t in indices]}") from None
+    linear = None
+    for t, (_, _, size, _) in zip(indices, advanced):
+        t = t.expand(bshape)
+        linear = t if linear is None else linear * size + t
     rest = [d for d in range(x.ndim) if d not in positions]
     moved = apply("permute", x, dims=tuple(positions + rest)) if positions + rest != list(
         range(x.ndim)) else x
     count = int(np.prod([x.shape[p] for p in positions]))
     rest_shape = tuple(x.shape[d] for d in rest)
     flat = apply("reshape", moved, shape=(count,) + rest_shape)
-    n = linear.size
-    index = np.broadcast_to(linear.reshape((n,) + (1,) * len(rest_shape)), (n,) + rest_shape)
-    out = apply("gather", flat, Tensor._wrap(np.ascontiguousarray(index)), axis=0)
+    n = linear.numel()
+    index = linear.reshape((n,) + (1,) * len(rest_shape)).expand((n,) + rest_shape)
+    out = apply("gather", flat, index, axis=0)
     out = apply("reshape", out, shape=bshape + rest_shape)
     adjacent = positions == list(range(positions[0], positions[0] + len(positions)))
     if adjacent and positions[0] > 0:
@@ -177,7 +182,7 @@ def setitem(x: Tensor, key, value) -> None:
 
     # Like PyTorch's copy_, the value takes x's dtype whatever its own.
     value = as_operand(value, x.dtype)
-    selected = getitem(Tensor._wrap(base_positions(x)), key)._data
+    selected = getitem(Tensor._wrap(base_positions(x)), key)._array
     # PyTorch drops the value's leading size-1 dimensions beyond the indexed result's rank.
     while value.ndim > selected.ndim and value.shape[0] == 1:
         value = value.reshape(value.shape[1:])
@@ -210,8 +215,9 @@ def index_select(x: Tensor, dim: int, index: Tensor) -> Tensor:
     dim = _wrap_dim(dim, x.ndim, "index_select")
     size = x.shape[dim] if x.ndim else 1
     # Unlike x[index], index_select takes no negative indices.
-    if index.numel() and (index._data.min() < 0 or index._data.max() >= size):
-        bad = index._data[(index._data < 0) | (index._data >= size)].flat[0]
+    values = peek(index)
+    if index.numel() and (values.min() < 0 or values.max() >= size):
+        bad = values[(values < 0) | (values >= size)].flat[0]
         raise IndexError(f"ember.index_select: index {bad} is out of range for dimension {dim} "
                          f"with size {size}")
     key = (slice(None),) * dim + (index.reshape(-1),)
@@ -224,9 +230,10 @@ def one_hot(index: Tensor, num_classes: int = -1) -> Tensor:
         raise DTypeError(f"ember.one_hot: class values must be integers, got {index.dtype.name}")
     if num_classes == -1:
         num_classes = int(index._data.max()) + 1 if index.numel() else 0
-    if index.numel() and (index._data.min() < 0 or index._data.max() >= num_classes):
+    values = peek(index)
+    if index.numel() and (values.min() < 0 or values.max() >= num_classes):
         raise IndexError(f"ember.one_hot: class values must be in [0, {num_classes}), got "
-                         f"values in [{index._data.min()}, {index._data.max()}]")
+                         f"values in [{values.min()}, {values.max()}]")
     classes = apply("iota", shape=tuple(index.shape) + (num_classes,), axis=index.ndim,
                     dtype="int64")
     return (classes == index.unsqueeze(-1)).long()

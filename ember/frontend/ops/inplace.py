@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ember.frontend import tracing
 from ember.frontend.dispatch import apply
 from ember.frontend.grad_mode import is_grad_enabled
 from ember.frontend.tensor import Tensor
@@ -70,7 +71,9 @@ def _snapshot(t: Tensor) -> Tensor:
     the storage about to be overwritten gives the gradient of the original values, like
     PyTorch's in-place ops (which save the original self where their formula needs it).
     """
-    s = Tensor._wrap(t._data.copy())
+    s = Tensor._wrap(t._array.copy())
+    if tracing.ACTIVE is not None:
+        tracing.ACTIVE.alias(s, t)
     s._grad_fn = t.grad_fn
     s._requires_grad = t.requires_grad
     return s
@@ -95,19 +98,22 @@ def assign(target: Tensor, value: Tensor, op: str) -> Tensor:
             raise RuntimeError(f"ember.{op}: output with shape {list(target.shape)} doesn't "
                                f"match the broadcast shape {list(value.shape)}") from None
     recording = is_grad_enabled() and (value.requires_grad or target.requires_grad)
-    if recording and value.dtype is not target.dtype:
+    trace = tracing.ACTIVE
+    if value.dtype is not target.dtype and (recording or trace is not None):
         value = value.to(target.dtype)
-    if target._base is not None and recording:
+    if target._base is not None and (recording or trace is not None):
         return _write_positions(target, base_positions(target), value, op)
     if recording and value._grad_fn is None:
         # A constant or a leaf written over `target` still needs a node of its own: through it
         # the old history gets a zero gradient and a leaf value the incoming one.
-        keep_value = Tensor._wrap(np.ones(target._data.shape, dtype=bool))
+        keep_value = Tensor._wrap(np.ones(target.shape, dtype=bool))
         value = apply("where", keep_value, value, target)
-    _store(target._data, ..., value._data.astype(target._data.dtype, copy=False), op)
+    _store(target._array, ..., value._array.astype(target._array.dtype, copy=False), op)
     target._storage.version += 1
     if recording:
         _set_history(target, value._grad_fn)
+    if trace is not None:
+        trace.rebind(target, value)
     return target
 
 
@@ -122,11 +128,14 @@ def _write_positions(target: Tensor, positions: np.ndarray, value: Tensor, op: s
     if tuple(value.shape) != positions.shape:
         value = value.expand(positions.shape)
     recording = is_grad_enabled() and (value.requires_grad or root.requires_grad)
-    if recording:
+    trace = tracing.ACTIVE
+    if recording or trace is not None:
         new_root = _functional_write(root, positions, value.to(root.dtype))
-    _store(root._data, np.unravel_index(positions, root.shape),
-           value._data.astype(root._data.dtype, copy=False), op)
+    _store(root._array, np.unravel_index(positions, root.shape),
+           value._array.astype(root._array.dtype, copy=False), op)
     root._storage.version += 1
+    if trace is not None:
+        trace.rebind(root, new_root)
     if recording:
         _set_history(root, new_root._grad_fn)
         if target is not root:

@@ -6,6 +6,7 @@ import math
 
 import numpy as np
 
+from ember.frontend import tracing
 from ember.frontend.dispatch import apply
 from ember.frontend.ops.creation import _finish, _shape, get_default_dtype, scalar_tensor
 from ember.frontend.tensor import Tensor
@@ -32,7 +33,7 @@ class Generator:
         """The (seed, offset) pair as an int64 tensor."""
         from ember.frontend.ops.creation import tensor
 
-        return tensor([self._seed - (1 << 64) if self._seed >= 1 << 63 else self._seed,
+        return tensor([self.signed_seed(),
                        self._offset], dtype=dtypes.int64)
 
     def set_state(self, state: Tensor) -> None:
@@ -40,12 +41,21 @@ class Generator:
         seed, offset = state.tolist()
         self._seed, self._offset = seed & 0xFFFFFFFFFFFFFFFF, offset
 
+    def signed_seed(self) -> int:
+        """The seed as the signed 64-bit integer that graphs carry."""
+        return self._seed - (1 << 64) if self._seed >= 1 << 63 else self._seed
+
     def next_counters(self, count: int) -> tuple[Tensor, Tensor]:
-        """The seed and offset for drawing `count` numbers, advancing the offset past them."""
-        seed = self._seed - (1 << 64) if self._seed >= 1 << 63 else self._seed
-        offset = self._offset
+        """The seed and offset for drawing `count` numbers, advancing the offset past them.
+
+        Under tracing they are graph inputs (the generator's state at call time), not constants.
+        """
+        trace = tracing.ACTIVE
+        counters = (trace.random_counters(self, count) if trace is not None else
+                    (scalar_tensor(self.signed_seed(), dtypes.int64),
+                     scalar_tensor(self._offset, dtypes.int64)))
         self._offset += count
-        return scalar_tensor(seed, dtypes.int64), scalar_tensor(offset, dtypes.int64)
+        return counters
 
 
 default_generator = Generator(0)

@@ -191,7 +191,7 @@ def contiguous(x: Tensor) -> Tensor:
         return x
     out = clone(x)
     # clone keeps x's strides, as PyTorch's does; contiguous() promises row-major order.
-    out._data = np.ascontiguousarray(out._data)
+    out._array = np.ascontiguousarray(out._array)
     return out
 
 

@@ -100,3 +100,15 @@ def random_uniform_rule(types: list[TensorType], *, shape, dtype) -> TensorType:
     if not result.dtype.is_floating_point:
         raise DTypeError(f"ember.random_uniform: dtype must be floating, got {dtype}")
     return result
+
+
+def _constant(*, value):
+    return value
+
+
+@primitive("constant", [], ["value"], kind="creation", numpy=_constant, differentiable=False)
+def constant_rule(types: list[TensorType], *, value) -> TensorType:
+    """A tensor with the given values (a NumPy array attribute, printed as `dense<...>`)."""
+    if not isinstance(value, np.ndarray):
+        raise DTypeError(f"ember.constant: value must be a NumPy array, got {type(value).__name__}")
+    return TensorType(tuple(value.shape), dtypes.from_numpy(value.dtype))

@@ -6,6 +6,7 @@ import warnings
 
 from ember.frontend.ops.shape import broadcast_tensors
 from ember.frontend.tensor import Tensor
+from ember.frontend.tracing import peek
 from ember.ir import dtypes
 from ember.ir.errors import DTypeError, ShapeError
 from ember.nn.functional.activation import log_softmax
@@ -134,7 +135,7 @@ def binary_cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = 
                          f"same size.")
     _check_float("binary_cross_entropy", input, target)
     # Probabilities are data: checked eagerly, as PyTorch does.
-    if ((input < 0) | (input > 1)).any():
+    if peek((input < 0) | (input > 1)).any():
         raise RuntimeError(f"ember.binary_cross_entropy: all elements of input should be "
                            f"between 0 and 1 (input shape {list(input.shape)})")
     # PyTorch clamps each log at -100 so that input 0 or 1 gives a finite loss.
@@ -218,8 +219,8 @@ def _check_class_target(op: str, input: Tensor, target: Tensor, ignore_index: in
     classes = input.shape[_class_dim(input, op)]
     # Targets are data: an out-of-range class would be an out-of-bounds read, so check eagerly.
     bad = (target != ignore_index) & ((target < 0) | (target >= classes))
-    if bad.any():
-        value = int(target.masked_select(bad)[0].item())
+    if peek(bad).any():
+        value = int(peek(target)[peek(bad)][0])
         raise IndexError(f"ember.{op}: target {value} is out of bounds for {classes} classes "
                          f"(input shape {list(input.shape)}, target shape {list(target.shape)})")
 

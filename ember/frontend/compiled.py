@@ -1,0 +1,242 @@
+"""One specialisation of a jitted function: trace a call into graphs, then run them.
+
+The forward graph returns the user's outputs, then the new values of every pre-existing tensor
+the call changed in place (written back after each run), then the new `.grad` of tensors whose
+gradient the call assigned, then the residuals its derived backward graph needs. The backward
+graph takes one cotangent per differentiable output, then the residuals, and returns the
+gradient of each differentiable input.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import numpy as np
+
+from ember.frontend import pytree, tracing
+from ember.frontend.autograd.engine import run_backward
+from ember.frontend.autograd.node import FREED, Node
+from ember.frontend.autograd.vjp_rules import defvjp
+from ember.frontend.grad_mode import is_grad_enabled
+from ember.frontend.tensor import Tensor
+from ember.ir.core import Operation
+
+
+def is_tensor(x: Any) -> bool:
+    return isinstance(x, Tensor)
+
+
+@dataclass
+class Graph:
+    """A traced function and how to feed it: one source per function argument."""
+
+    module: Operation
+    sources: list[tuple]
+    run: Callable | None = None
+
+    @property
+    def func(self) -> Operation:
+        return self.module.regions[0].blocks[0].operations[0]
+
+
+@dataclass
+class Specialization:
+    """Compiled graphs of one call signature, and what to do with their results."""
+
+    forward: Graph
+    out_structure: Any
+    out_static: list                 # per output leaf: None (a tensor) or the static value
+    n_outputs: int
+    writebacks: list[Tensor]
+    grads: list[tuple[Tensor, Any]]  # (tensor, "output" | None | a kept Tensor)
+    generators: list[tuple[Any, int]]
+    guards: list[tuple[Tensor, tuple]]
+    backward: Graph | None = None
+    differentiable: list[int] = field(default_factory=list)   # output indices
+    grad_inputs: list[tuple] = field(default_factory=list)    # sources of differentiable inputs
+    n_residuals: int = 0
+
+    def check_guards(self) -> str | None:
+        """Why this specialisation no longer fits the captured tensors, or None."""
+        for t, expected in self.guards:
+            actual = _guard_state(t)
+            if actual != expected:
+                return (f"captured tensor {list(expected[0])} {expected[1]} changed to "
+                        f"{list(actual[0])} {actual[1]} (requires_grad {actual[2]})")
+        return None
+
+    def run(self, args_flat: list) -> Any:
+        """Run the compiled graphs on the current arguments and state; return the outputs."""
+        inputs = [_fetch(source, args_flat) for source in self.forward.sources]
+        results = self.forward.run(inputs)
+        outputs = [Tensor._wrap(a) for a in results[:self.n_outputs]]
+        rest = results[self.n_outputs:]
+        for t, array in zip(self.writebacks, rest):
+            np.copyto(t._array, array)
+            t._storage.version += 1
+        rest = rest[len(self.writebacks):]
+        n_grad_outputs = sum(1 for _, action in self.grads if action == "output")
+        grad_arrays = iter(rest[:n_grad_outputs])
+        for t, action in self.grads:
+            if action == "output":
+                t._grad = Tensor._wrap(next(grad_arrays))
+            else:
+                t._grad = action
+        residuals = rest[n_grad_outputs:]
+        for generator, count in self.generators:
+            generator._offset += count
+        if self.backward is not None and is_grad_enabled():
+            self._attach_backward(outputs, residuals, args_flat)
+        leaves = [o if static is None else static
+                  for o, static in zip(_expand(outputs, self.out_static), self.out_static)]
+        return pytree.unflatten(self.out_structure, leaves)
+
+    def _attach_backward(self, outputs: list[Tensor], residuals: list, args_flat: list) -> None:
+        inputs = [_fetch_tensor(source, args_flat) for source in self.grad_inputs]
+        if not any(t.requires_grad for t in inputs):
+            return
+        cotangent_shapes = [(outputs[i].shape, outputs[i].dtype) for i in self.differentiable]
+        for position, index in enumerate(self.differentiable):
+            out = outputs[index]
+            node = Node("compiled_backward", {"spec": self, "position": position,
+                                              "residuals": residuals,
+                                              "cotangents": cotangent_shapes}, inputs, out)
+            out._grad_fn = node
+            out._requires_grad = True
+
+    def run_backward_graph(self, node: Node, g: Tensor) -> tuple:
+        """Gradients of the differentiable inputs for cotangent `g` of one output."""
+        if is_grad_enabled():
+            raise RuntimeError("ember.jit: the backward of a compiled function cannot itself be "
+                               "differentiated (create_graph=True); run the function eagerly "
+                               "for higher-order gradients")
+        cotangents = [g._array if i == node.attrs["position"] else
+                      np.zeros(tuple(shape), dtype=dtype.numpy)
+                      for i, (shape, dtype) in enumerate(node.attrs["cotangents"])]
+        grads = self.backward.run(cotangents + list(node.attrs["residuals"]))
+        return tuple(Tensor._wrap(a) for a in grads)
+
+
+@defvjp("compiled_backward")
+def compiled_backward_vjp(node: Node, g: Tensor) -> tuple:
+    return node.attrs["spec"].run_backward_graph(node, g)
+
+
+def _expand(outputs: list[Tensor], statics: list) -> list:
+    it = iter(outputs)
+    return [next(it) if s is None else None for s in statics]
+
+
+def _guard_state(t: Tensor) -> tuple:
+    return (tuple(t.shape), t.dtype.name, t.requires_grad)
+
+
+def _fetch(source: tuple, args_flat: list) -> np.ndarray:
+    kind, what = source
+    if kind == "arg":
+        return args_flat[what]._array
+    if kind == "tensor":
+        return what._array
+    if kind == "seed":
+        return np.array(what.signed_seed(), dtype=np.int64)
+    if kind == "offset":
+        return np.array(what._offset, dtype=np.int64)
+    raise AssertionError(kind)
+
+
+def _fetch_tensor(source: tuple, args_flat: list) -> Tensor:
+    kind, what = source
+    return args_flat[what] if kind == "arg" else what
+
+
+class Untraceable(Exception):
+    """The call could not be traced; it ran eagerly. `reason` says why, with the source line."""
+
+    def __init__(self, reason: str, outputs: Any) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.outputs = outputs
+
+
+def trace_call(name: str, fn: Callable, args: tuple, kwargs: dict, args_flat: list,
+               compile_module: Callable) -> tuple[Specialization, Any]:
+    """Run fn eagerly while tracing it; return its specialisation and the eager outputs.
+
+    Raises Untraceable (carrying the eager outputs) when the call cannot be recorded.
+    """
+    trace = tracing.Trace(name)
+    with tracing.tracing(trace):
+        for i, leaf in enumerate(args_flat):
+            if is_tensor(leaf) and id(leaf) not in trace.argument_values:
+                trace.add_argument(leaf, ("arg", i))
+        outputs = fn(*args, **kwargs)
+        if trace.abandoned is not None:
+            raise Untraceable(trace.abandoned, outputs)
+        out_leaves, out_structure = pytree.flatten(outputs, is_tensor)
+        out_tensors = [leaf for leaf in out_leaves if is_tensor(leaf)]
+        out_static = [None if is_tensor(leaf) else leaf for leaf in out_leaves]
+        backward = _derive_backward(name, trace, out_tensors, args_flat, compile_module)
+        if trace.abandoned is not None:
+            raise Untraceable(trace.abandoned, outputs)
+        result_tensors = list(out_tensors)
+        writebacks = [_fetch_tensor(source, args_flat) for source in trace.sources
+                      if source[0] in ("arg", "tensor")]
+        writebacks = [t for t in writebacks if t._base is None and trace.changed(t)]
+        result_tensors += writebacks
+        grads = []
+        for t, grad in trace.grad_writes.values():
+            if grad is not None and id(grad) in trace.bindings:
+                grads.append((t, "output"))
+                result_tensors.append(grad)
+            else:
+                grads.append((t, grad))
+        residuals = backward[3] if backward else []
+        result_values = [trace.value_of(t) for t in result_tensors + residuals]
+        trace.builder.ret(result_values)
+    forward = Graph(trace.module, trace.sources, compile_module(trace.module))
+    spec = Specialization(forward, out_structure, out_static, len(out_tensors), writebacks, grads,
+                          [(g[0], g[3]) for g in trace.generators.values()],
+                          [(t, _guard_state(t)) for t in trace.lifted])
+    if backward:
+        spec.backward, spec.differentiable, spec.grad_inputs, _ = backward
+        spec.n_residuals = len(backward[3])
+    return spec, outputs
+
+
+def _derive_backward(name: str, forward: tracing.Trace, out_tensors: list[Tensor],
+                     args_flat: list, compile_module: Callable):
+    """Trace the VJPs of the differentiable outputs into a backward graph, if any are needed."""
+    if not is_grad_enabled():
+        return None
+    differentiable = [i for i, t in enumerate(out_tensors) if t.grad_fn is not None]
+    grad_inputs = [source for source in forward.sources if source[0] in ("arg", "tensor")
+                   and _fetch_tensor(source, args_flat).requires_grad]
+    if not differentiable or not grad_inputs:
+        return None
+    tensors = [_fetch_tensor(s, args_flat) for s in grad_inputs]
+    cotangents = [Tensor._wrap(np.zeros(out_tensors[i].shape, out_tensors[i].dtype.numpy))
+                  for i in differentiable]
+    tracing.ACTIVE = None
+    backward = tracing.Trace(f"{name}_backward")
+    try:
+        with tracing.tracing(backward):
+            for i, c in enumerate(cotangents):
+                backward.add_argument(c, ("cotangent", i))
+            grads = run_backward([out_tensors[i] for i in differentiable], cotangents,
+                                 retain_graph=True, create_graph=False,
+                                 capture=[t._gradient_edge() for t in tensors])
+            if backward.abandoned is not None:
+                forward.abandon(f"its backward cannot be traced: {backward.abandoned}")
+                return None
+            filled = [g if g is not None else t.new_zeros(t.shape) for g, t in zip(grads, tensors)]
+            backward.builder.ret([backward.value_of(g) for g in filled])
+    except RuntimeError as e:
+        if FREED.split(".")[0] in str(e):
+            return None  # the call ran backward itself (a training step): nothing to derive
+        raise
+    finally:
+        tracing.ACTIVE = forward
+    residuals = backward.lifted
+    graph = Graph(backward.module, backward.sources, compile_module(backward.module))
+    return graph, differentiable, grad_inputs, residuals

@@ -1,0 +1,245 @@
+"""`ember.jit`: compile a function or Module by tracing it, with a cache of specialisations.
+
+A call is keyed by its tensor arguments' shapes, dtypes, devices and requires_grad flags, its
+static Python arguments, the grad mode, and the state of the Modules and Optimizers the function
+can reach (training flags, hyperparameters, which gradients and optimizer states exist). A new
+key traces the call (running it eagerly once), later calls with that key run the compiled graphs.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import os
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from ember.frontend import pytree
+from ember.frontend.compiled import Specialization, Untraceable, is_tensor, trace_call
+from ember.frontend.grad_mode import is_grad_enabled
+from ember.frontend.tensor import Tensor
+from ember.ir.core import Operation
+
+log = logging.getLogger("ember.jit")
+
+
+def _describe_tensor(t: Tensor) -> str:
+    return f"tensor {list(t.shape)} {t.dtype.name} on {t.device}, requires_grad={t.requires_grad}"
+
+
+def _static(value: Any) -> Any:
+    try:
+        hash(value)
+        return value
+    except TypeError:
+        return ("object", id(value))
+
+
+def _environment(fn: Callable, extra: list) -> dict[str, Any]:
+    """State of the Modules and Optimizers `fn` can reach, as named key parts."""
+    from ember.nn.modules.module import Module
+    from ember.optim.optimizer import Optimizer
+
+    candidates = list(extra)
+    code = getattr(fn, "__code__", None)
+    for cell in getattr(fn, "__closure__", None) or ():
+        try:
+            candidates.append(cell.cell_contents)
+        except ValueError:
+            continue
+    if code is not None:
+        globals_ = getattr(fn, "__globals__", {})
+        candidates += [globals_[n] for n in code.co_names if n in globals_]
+    bound = getattr(fn, "__self__", None)
+    if bound is not None:
+        candidates.append(bound)
+    parts = {}
+    for obj in candidates:
+        if isinstance(obj, Module):
+            name = f"module {type(obj).__name__} at {id(obj):#x}"
+            parts[name + " training"] = tuple(m.training for m in obj.modules())
+            parts[name + " grads present"] = tuple(p.grad is not None for p in obj.parameters())
+        elif isinstance(obj, Optimizer):
+            name = f"optimizer {type(obj).__name__} at {id(obj):#x}"
+            parts[name + " hyperparameters"] = tuple(
+                tuple((k, _static(v)) for k, v in sorted(g.items()) if k != "params")
+                for g in obj.param_groups)
+            params = [p for g in obj.param_groups for p in g["params"]]
+            parts[name + " state"] = tuple(tuple(sorted(obj.state.get(p, {}))) for p in params)
+            parts[name + " grads present"] = tuple(p.grad is not None for p in params)
+    return parts
+
+
+@dataclass
+class Lowered:
+    """The compiled stages of one specialisation; `as_text(stage)` prints one as MLIR."""
+
+    graphs: dict[str, Operation]
+
+    @property
+    def stages(self) -> tuple[str, ...]:
+        return ("graph",)
+
+    def as_text(self, stage: str = "graph") -> str:
+        """MLIR text of `stage` (the forward graph and, if derived, its backward graph)."""
+        if stage not in self.stages:
+            raise ValueError(f"ember.jit: unknown stage {stage!r}; available: {self.stages}")
+        return "\n".join(str(module) for module in self.graphs.values())
+
+
+class JitFunction:
+    """A function compiled per call signature; call it like the original."""
+
+    def __init__(self, fn: Callable, backend: str = "interpreter", reach: list | None = None,
+                 name: str | None = None) -> None:
+        from ember.runtime import BACKENDS
+
+        if backend not in BACKENDS:
+            raise ValueError(f"ember.jit: unknown backend {backend!r}; available: "
+                             f"{sorted(BACKENDS)}")
+        self.fn = fn
+        self.backend = backend
+        self._compile = BACKENDS[backend]
+        self._reach = reach or []
+        self.name = name or getattr(fn, "__name__", "fn").strip("<>") or "fn"
+        self.cache: dict[Any, Specialization | str] = {}
+        self.trace_count = 0
+        self._last_key_parts: dict[str, Any] | None = None
+        self._reasons: list[str] = []
+        self._logged: set[str] = set()
+        functools.update_wrapper(self, fn)
+
+    def _key(self, args: tuple, kwargs: dict) -> tuple[Any, dict[str, Any], list]:
+        leaves, structure = pytree.flatten((args, kwargs), is_tensor)
+        parts: dict[str, Any] = {"grad mode": is_grad_enabled(), "argument structure":
+                                 repr(structure)}
+        for i, leaf in enumerate(leaves):
+            parts[f"argument {i}"] = (_describe_tensor(leaf) if is_tensor(leaf)
+                                      else _static(leaf))
+        modules = [leaf for leaf in leaves if not is_tensor(leaf)]
+        parts.update(_environment(self.fn, self._reach + modules))
+        return tuple(sorted(parts.items(), key=lambda kv: kv[0])), parts, leaves
+
+    def __call__(self, *args, **kwargs):
+        key, parts, leaves = self._key(args, kwargs)
+        entry = self.cache.get(key)
+        if isinstance(entry, Specialization):
+            stale = entry.check_guards()
+            if stale is None:
+                return entry.run(leaves)
+            self._note(f"{stale}")
+        elif isinstance(entry, str):
+            return self.fn(*args, **kwargs)
+        else:
+            self._note_miss(parts)
+        self._last_key_parts = parts
+        return self._trace(key, args, kwargs, leaves)
+
+    def _note_miss(self, parts: dict[str, Any]) -> None:
+        old = self._last_key_parts
+        if old is None:
+            self._note("first call")
+            return
+        changes = [f"{name}: {old.get(name, 'absent')} -> {parts.get(name, 'absent')}"
+                   for name in sorted(set(old) | set(parts)) if old.get(name) != parts.get(name)]
+        self._note("; ".join(changes) or "a new signature")
+
+    def _note(self, reason: str) -> None:
+        self._reasons.append(reason)
+        if len(self._reasons) > 1:
+            log.info("ember.jit: %s compiles again: %s", self.name, reason)
+
+    def _trace(self, key, args: tuple, kwargs: dict, leaves: list):
+        self.trace_count += 1
+        try:
+            spec, outputs = trace_call(self.name, self.fn, args, kwargs, leaves, self._compile)
+        except Untraceable as e:
+            self.cache[key] = e.reason
+            if e.reason not in self._logged:
+                self._logged.add(e.reason)
+                log.warning("ember.jit: %s runs eagerly: %s", self.name, e.reason)
+            return e.outputs
+        self.cache[key] = spec
+        _dump(self.name, self.trace_count, spec)
+        return outputs
+
+    def explain(self) -> str:
+        """Why each compilation happened, oldest first (and why calls run eagerly)."""
+        lines = [f"{self.name}: compiled {self.trace_count} time(s)"]
+        lines += [f"  compile {i + 1}: {reason}" for i, reason in enumerate(self._reasons)]
+        lines += [f"  runs eagerly: {reason}" for reason in self.cache.values()
+                  if isinstance(reason, str)]
+        return "\n".join(lines)
+
+    def lower(self, *args, **kwargs) -> Lowered:
+        """The compiled stages for these arguments (tracing, and so running, the call if new)."""
+        key, parts, leaves = self._key(args, kwargs)
+        if not isinstance(self.cache.get(key), Specialization):
+            self._note_miss(parts)
+            self._last_key_parts = parts
+            self._trace(key, args, kwargs, leaves)
+        entry = self.cache[key]
+        if isinstance(entry, str):
+            raise RuntimeError(f"ember.jit: {self.name} cannot be compiled for these arguments: "
+                               f"{entry}")
+        return _lowered(entry)
+
+
+def _lowered(spec: Specialization) -> Lowered:
+    graphs = {"forward": spec.forward.module}
+    if spec.backward is not None:
+        graphs["backward"] = spec.backward.module
+    return Lowered(graphs)
+
+
+def _dump(name: str, count: int, spec: Specialization) -> None:
+    """Write every stage to $EMBER_DUMP_IR/<name>.<count>.<stage>.mlir when it is set."""
+    directory = os.environ.get("EMBER_DUMP_IR")
+    if not directory:
+        return
+    os.makedirs(directory, exist_ok=True)
+    lowered = _lowered(spec)
+    for stage in lowered.stages:
+        path = os.path.join(directory, f"{name}.{count}.{stage}.mlir")
+        with open(path, "w") as f:
+            f.write(lowered.as_text(stage) + "\n")
+
+
+class JitModule:
+    """A Module whose calls are compiled; attributes, parameters and state stay the module's."""
+
+    def __init__(self, module, backend: str = "interpreter") -> None:
+        object.__setattr__(self, "module", module)
+        object.__setattr__(self, "_jit", JitFunction(module.__call__, backend, reach=[module],
+                                                     name=type(module).__name__))
+
+    def __call__(self, *args, **kwargs):
+        return self._jit(*args, **kwargs)
+
+    def explain(self) -> str:
+        """Why each compilation happened."""
+        return self._jit.explain()
+
+    def lower(self, *args, **kwargs) -> Lowered:
+        """The compiled stages for these arguments."""
+        return self._jit.lower(*args, **kwargs)
+
+    def __getattr__(self, name: str):
+        return getattr(self.module, name)
+
+    def __setattr__(self, name: str, value) -> None:
+        setattr(self.module, name, value)
+
+    def __repr__(self) -> str:
+        return f"JitModule({self.module!r})"
+
+
+def jit(fn=None, *, backend: str = "interpreter"):
+    """Compile `fn` (a function or an nn.Module); usable as @jit, @jit(backend=...), jit(fn)."""
+    if fn is None:
+        return functools.partial(jit, backend=backend)
+    from ember.nn.modules.module import Module
+
+    if isinstance(fn, Module):
+        return JitModule(fn, backend)
+    return JitFunction(fn, backend)
