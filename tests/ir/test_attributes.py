@@ -101,7 +101,7 @@ def test_parses_mlir_opt_spellings():
     ("flase", 1),
     ("dense<[1, 2]> : tensor<3xi64>", 7),
     ("dense<[[1], [2, 3]]> : tensor<2x2xi64>", 7),
-    ("dense<1> : tensor<2xq7>", 19),
+    ("dense<1> : tensor<2xq7>", 21),
     ("300 : i8", 7),
     ("5000000000 : i32", 1),
     ('"abc', 1),
