@@ -17,7 +17,6 @@ import numpy as np
 from ember.frontend import pytree, tracing
 from ember.frontend.autograd.engine import run_backward
 from ember.frontend.autograd.node import FREED, Node
-from ember.frontend.autograd.vjp_rules import defvjp
 from ember.frontend.grad_mode import is_grad_enabled
 from ember.frontend.tensor import Tensor
 from ember.ir.core import Operation
@@ -99,7 +98,7 @@ class Specialization:
         cotangent_shapes = [(outputs[i].shape, outputs[i].dtype) for i in self.differentiable]
         for position, index in enumerate(self.differentiable):
             out = outputs[index]
-            node = Node("compiled_backward", {"spec": self, "position": position,
+            node = CompiledBackward("compiled_backward", {"spec": self, "position": position,
                                               "residuals": residuals,
                                               "cotangents": cotangent_shapes}, inputs, out)
             out._grad_fn = node
@@ -118,9 +117,14 @@ class Specialization:
         return tuple(Tensor._wrap(a) for a in grads)
 
 
-@defvjp("compiled_backward")
-def compiled_backward_vjp(node: Node, g: Tensor) -> tuple:
-    return node.attrs["spec"].run_backward_graph(node, g)
+class CompiledBackward(Node):
+    """The tape node of one output of a compiled forward: its VJP runs the backward graph."""
+
+    def apply_vjp(self, g: Tensor) -> tuple:
+        return self.attrs["spec"].run_backward_graph(self, g)
+
+    def name(self) -> str:
+        return "CompiledFunctionBackward"
 
 
 def _expand(outputs: list[Tensor], statics: list) -> list:
@@ -201,6 +205,9 @@ def trace_call(name: str, fn: Callable, args: tuple, kwargs: dict, args_flat: li
     if backward:
         spec.backward, spec.differentiable, spec.grad_inputs, _ = backward
         spec.n_residuals = len(backward[3])
+        # The traced call's outputs differentiate through the derived backward graph too, so
+        # that the first call behaves like every later one (no create_graph through it).
+        spec._attach_backward(out_tensors, [np.array(t._array) for t in backward[3]], args_flat)
     return spec, outputs
 
 

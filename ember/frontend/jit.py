@@ -22,6 +22,10 @@ from ember.ir.core import Operation
 
 log = logging.getLogger("ember.jit")
 
+# Called with every graph module jit compiles, like MLIR's pass instrumentation: the test suite
+# registers the verifier, the print/parse round trip and mlir-opt here.
+GRAPH_CHECKS: list[Callable[[Operation], None]] = []
+
 
 def _describe_tensor(t: Tensor) -> str:
     return f"tensor {list(t.shape)} {t.dtype.name} on {t.device}, requires_grad={t.requires_grad}"
@@ -160,6 +164,9 @@ class JitFunction:
                 log.warning("ember.jit: %s runs eagerly: %s", self.name, e.reason)
             return e.outputs
         self.cache[key] = spec
+        for module in _lowered(spec).graphs.values():
+            for check in GRAPH_CHECKS:
+                check(module)
         _dump(self.name, self.trace_count, spec)
         return outputs
 

@@ -241,7 +241,8 @@ def parse_string(cur: Cursor) -> str:
         elif esc.group(2) in "nt":
             out += b"\n" if esc.group(2) == "n" else b"\t"
         else:
-            raise cur.error(f"unknown escape '\\{esc.group(2)}' in a string", start + 1 + esc.start())
+            raise cur.error(f"unknown escape '\\{esc.group(2)}' in a string",
+                            start + 1 + esc.start())
     out += body[last:].encode("utf-8")
     try:
         return out.decode("utf-8")

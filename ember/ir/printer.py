@@ -2,7 +2,7 @@
 
     module {
       func.func @f(%arg0: tensor<2x3xf32>) -> tensor<3xf32> {
-        %0 = "ember.sum"(%arg0) {axes = array<i64: 0>, keepdim = false} : (tensor<2x3xf32>) -> tensor<3xf32>
+        %0 = "ember.sum"(%arg0) {axes = array<i64: 0>, keepdim = false} : (tensor<2x3xf32>) -> ...
         func.return %0 : tensor<3xf32>
       }
     }

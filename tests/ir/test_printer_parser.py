@@ -34,7 +34,8 @@ def small_module():
 GOLDEN = """\
 module {
   func.func @f(%arg0: tensor<2x3xf32>, %arg1: tensor<3xf32>) -> (tensor<3xf32>, tensor<3xf32>) {
-    %0 = "ember.sum"(%arg0) {axes = array<i64: 0>, keepdim = false} : (tensor<2x3xf32>) -> tensor<3xf32>
+    %0 = "ember.sum"(%arg0) {axes = array<i64: 0>, keepdim = false} : \
+(tensor<2x3xf32>) -> tensor<3xf32>
     %1 = "ember.add"(%0, %arg1) : (tensor<3xf32>, tensor<3xf32>) -> tensor<3xf32>
     func.return %1, %0 : tensor<3xf32>, tensor<3xf32>
   }

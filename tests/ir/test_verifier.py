@@ -79,8 +79,6 @@ def test_dominance_in_built_ir():
     other = func_op("g", [t(2)])
     b = Builder(other.regions[0].blocks[0])
     b.ret([emit(b, "neg", [x])])
-    module = module_op()
-    module.regions[0].blocks[0].append(func)
     with pytest.raises(VerifyError, match="argument 0 of a block that does not enclose"):
         verify(other)
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Sequence
 
 from ember.frontend.autograd.node import AccumulateGrad, Node
-from ember.frontend.autograd.vjp_rules import VJP_RULES
 from ember.frontend.grad_mode import set_grad_enabled
 
 if TYPE_CHECKING:
@@ -77,7 +76,7 @@ def run_backward(roots: "Sequence[Tensor]", grad_roots: "Sequence[Tensor]", *,
                 continue
             if node.retained is not None:
                 node.retained._set_retained_grad(g, create_graph)
-            input_grads = VJP_RULES[node.op](node, g)
+            input_grads = node.apply_vjp(g)
             for edge, ig in zip(node.next_edges, input_grads):
                 if edge is not None and ig is not None:
                     _accumulate(grads, edge, ig)

@@ -61,6 +61,12 @@ class Node:
         """Whether operand i's gradient is used (rules may skip reading what only it needs)."""
         return self.next_edges[i] is not None
 
+    def apply_vjp(self, g: "Tensor") -> tuple:
+        """The gradients of the operands, by the primitive's VJP rule."""
+        from ember.frontend.autograd.vjp_rules import VJP_RULES
+
+        return VJP_RULES[self.op](self, g)
+
     def save_output(self, output: "Tensor") -> None:
         self._output = SavedTensor(output, self.op)
 

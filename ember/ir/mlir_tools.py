@@ -1,0 +1,30 @@
+"""Cross-checking Ember's IR with MLIR's own tools, where they are installed."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+
+_CANDIDATES = ("/usr/lib/llvm-22/bin/mlir-opt", "mlir-opt")
+
+
+def find_mlir_opt() -> str | None:
+    """The path of an mlir-opt executable (MLIR 22 tools), or None."""
+    for candidate in _CANDIDATES:
+        path = candidate if os.path.isabs(candidate) else shutil.which(candidate)
+        if path and os.access(path, os.X_OK):
+            return path
+    return None
+
+
+def mlir_opt(text: str, *flags: str, tool: str | None = None) -> str:
+    """Run mlir-opt --allow-unregistered-dialect on `text`; its output, or ValueError."""
+    tool = tool or find_mlir_opt()
+    if tool is None:
+        raise FileNotFoundError("mlir-opt not found (apt-get install mlir-22-tools)")
+    run = subprocess.run([tool, "--allow-unregistered-dialect", *flags], input=text,
+                         capture_output=True, text=True, timeout=120)
+    if run.returncode != 0:
+        raise ValueError(f"mlir-opt rejected the IR:\n{run.stderr}")
+    return run.stdout

@@ -1,0 +1,388 @@
+"""`ember.jit`: compiled calls equal eager calls, the cache retraces exactly when it must, and
+what cannot be traced falls back to eager execution with a logged reason."""
+
+import logging
+import os
+
+import numpy as np
+import pytest
+
+import ember
+import ember.nn as nn
+import ember.nn.functional as F
+
+ATOL = 1e-5
+
+
+def _np(t):
+    return t.detach().numpy()
+
+
+def _close(a, b, atol=ATOL):
+    np.testing.assert_allclose(_np(a), _np(b), rtol=1e-5, atol=atol)
+
+
+def _check_twice(fn, *args, **kwargs):
+    """Eager result, the tracing call and a compiled call all agree; exactly one trace."""
+    expected = fn(*args, **kwargs)
+    compiled = ember.jit(fn)
+    first = compiled(*args, **kwargs)
+    second = compiled(*args, **kwargs)
+    assert compiled.trace_count == 1
+    for got in (first, second):
+        if isinstance(expected, tuple):
+            assert isinstance(got, tuple) and len(got) == len(expected)
+            for e, g in zip(expected, got):
+                _close(g, e)
+        else:
+            _close(got, expected)
+    return compiled
+
+
+# --- compiled == eager ------------------------------------------------------------------------
+
+
+def test_elementwise_matches_eager():
+    ember.manual_seed(0)
+    x, y = ember.randn(3, 4), ember.randn(3, 4)
+    _check_twice(lambda a, b: (a * b + a.exp() - b.tanh()) / (1 + a.abs()), x, y)
+    _check_twice(lambda a, b: ember.maximum(a, b).sigmoid() * 2 - ember.sqrt(b * b + 1), x, y)
+
+
+def test_reductions_match_eager():
+    ember.manual_seed(0)
+    x = ember.randn(4, 5, 3)
+    _check_twice(lambda a: (a.sum(), a.mean(1), a.amax(dim=(0, 2)), a.var(2), a.prod(0)), x)
+    _check_twice(lambda a: (a.logsumexp(-1), a.argmax(1), a.std(0, keepdim=True)), x)
+
+
+def test_matmul_matches_eager():
+    ember.manual_seed(0)
+    a, b, c = ember.randn(2, 3, 4), ember.randn(4, 5), ember.randn(2, 5, 3)
+    _check_twice(lambda x, y, z: (x @ y, ember.bmm(x @ y, z), ember.matmul(x[0], y)), a, b, c)
+
+
+def test_indexing_with_int_tensors_matches_eager():
+    ember.manual_seed(0)
+    x = ember.randn(6, 4)
+    idx = ember.tensor([4, 0, 2, 2])
+    _check_twice(lambda a, i: (a[i], a[:, 1:3][i, 0], a[1::2], ember.index_select(a, 1, i[1:])),
+                 x, idx)
+
+
+def test_cat_stack_where_softmax_match_eager():
+    ember.manual_seed(0)
+    x, y = ember.randn(3, 4), ember.randn(3, 4)
+
+    def fn(a, b):
+        c = ember.cat([a, b], dim=0)
+        s = ember.stack([a, b], dim=1)
+        w = ember.where(a > b, a, b * 2)
+        return c, s, w, ember.softmax(c, dim=-1), F.log_softmax(s, dim=1)
+
+    _check_twice(fn, x, y)
+
+
+# --- arguments, outputs, cache ----------------------------------------------------------------
+
+
+def test_kwargs_and_static_python_args():
+    calls = []
+
+    @ember.jit
+    def f(x, scale, *, shift=0.0, mode="add"):
+        calls.append(1)
+        return x * scale + shift if mode == "add" else x * scale - shift
+
+    x = ember.randn(3)
+    _close(f(x, 2.0, shift=1.0), x * 2.0 + 1.0)
+    _close(f(x, 2.0, shift=1.0), x * 2.0 + 1.0)
+    assert f.trace_count == 1 and len(calls) == 1
+    _close(f(x, 3.0, shift=1.0), x * 3.0 + 1.0)
+    assert f.trace_count == 2
+    _close(f(x, 3.0, shift=1.0, mode="sub"), x * 3.0 - 1.0)
+    assert f.trace_count == 3
+    _close(f(x, 3.0, shift=1.0, mode="sub"), x * 3.0 - 1.0)
+    _close(f(x, 2.0, shift=1.0), x * 2.0 + 1.0)
+    assert f.trace_count == 3 and len(calls) == 3
+
+
+def test_nested_tuple_and_dict_inputs_and_outputs():
+    @ember.jit
+    def f(pair, d):
+        a, b = pair
+        return {"sum": a + b, "nested": (d["x"] * 2, [d["y"].sum(), 7]), "name": "ok"}
+
+    ember.manual_seed(0)
+    a, b, x, y = ember.randn(2, 3), ember.randn(2, 3), ember.randn(4), ember.randn(2, 2)
+    for _ in range(3):
+        out = f((a, b), {"x": x, "y": y})
+        assert set(out) == {"sum", "nested", "name"}
+        assert out["name"] == "ok"
+        _close(out["sum"], a + b)
+        _close(out["nested"][0], x * 2)
+        _close(out["nested"][1][0], y.sum())
+        assert out["nested"][1][1] == 7
+    assert f.trace_count == 1
+
+
+def test_same_shapes_hit_cache_new_batch_size_retraces_once():
+    @ember.jit
+    def f(x, w):
+        return (x @ w).relu()
+
+    ember.manual_seed(0)
+    w = ember.randn(4, 2)
+    for _ in range(3):
+        x = ember.randn(3, 4)
+        _close(f(x, w), (x @ w).relu())
+    assert f.trace_count == 1
+    for _ in range(3):
+        x = ember.randn(5, 4)
+        _close(f(x, w), (x @ w).relu())
+    assert f.trace_count == 2
+    text = f.explain()
+    lines = text.splitlines()
+    assert "compiled 2 time(s)" in lines[0]
+    assert "first call" in lines[1]
+    assert "argument 0" in lines[2] and "[3, 4]" in lines[2] and "[5, 4]" in lines[2]
+    assert "argument 1" not in lines[2]
+    # the old specialisation is still cached
+    _close(f(ember.ones(3, 4), w), (ember.ones(3, 4) @ w).relu())
+    assert f.trace_count == 2
+
+
+def test_jit_spellings_and_backends():
+    def g(x):
+        return x * 3 - 1
+
+    x = ember.randn(4)
+    for compiled in (ember.jit(g), ember.jit(g, backend="interpreter"),
+                     ember.jit(backend="interpreter")(g)):
+        _close(compiled(x), g(x))
+        _close(compiled(x), g(x))
+        assert compiled.trace_count == 1
+
+    @ember.jit
+    def h(x):
+        return x + 1
+
+    _close(h(x), x + 1)
+    assert h.__name__ == "h"
+
+    with pytest.raises(ValueError, match="unknown backend 'nope'.*interpreter"):
+        ember.jit(g, backend="nope")
+
+
+def test_jit_module_keeps_module_state_and_retraces_on_training_flag():
+    ember.manual_seed(0)
+    model = nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Dropout(0.5), nn.Linear(8, 2))
+    compiled = ember.jit(model)
+    assert compiled.state_dict().keys() == model.state_dict().keys()
+    assert all(p is q for p, q in zip(compiled.parameters(), model.parameters()))
+    x = ember.randn(3, 4)
+    model.eval()
+    _close(compiled(x), model(x))
+    _close(compiled(x), model(x))
+    assert compiled.explain().startswith("Sequential: compiled 1 time")
+    # parameters are inputs, not constants: an update is seen by the compiled call
+    with ember.no_grad():
+        model[0].weight.mul_(0.5)
+    _close(compiled(x), model(x))
+    compiled.train()
+    assert model.training
+    compiled(x)
+    assert "compiled 2 time" in compiled.explain()
+    assert "training" in compiled.explain().splitlines()[-1]
+    compiled.eval()
+    _close(compiled(x), model(x))
+    assert "compiled 2 time" in compiled.explain()
+
+
+# --- what cannot be traced ----------------------------------------------------------------------
+
+
+def test_data_dependent_branch_falls_back_with_one_warning(caplog):
+    @ember.jit
+    def f(x):
+        if x.sum() > 0:  # the line the warning must name
+            return x * 2
+        return x - 1
+
+    branch_line = f.__wrapped__.__code__.co_firstlineno + 2
+    with caplog.at_level(logging.WARNING, logger="ember.jit"):
+        pos, neg = ember.ones(3), -ember.ones(3)
+        for _ in range(3):
+            _close(f(pos), pos * 2)
+            _close(f(neg), neg - 1)
+    warnings = [r for r in caplog.records if r.name == "ember.jit" and r.levelno >= logging.WARNING]
+    assert len(warnings) == 1
+    message = warnings[0].getMessage()
+    assert f"{os.path.basename(__file__)}:{branch_line}" in message
+    assert "eager" in message
+    assert "runs eagerly" in f.explain()
+
+
+def test_item_falls_back_to_eager():
+    @ember.jit
+    def f(x):
+        m = x.max().item()
+        return x / m, m
+
+    for values in ([1.0, 2.0, 4.0], [3.0, 1.0, 6.0], [1.0, 2.0, 4.0]):
+        x = ember.tensor(values)
+        out, m = f(x)
+        assert m == max(values)
+        _close(out, x / max(values))
+
+
+# --- in-place state, randomness -----------------------------------------------------------------
+
+
+def test_inplace_update_of_captured_tensor_is_written_back():
+    counter = ember.zeros(1)
+    total = ember.zeros(3)
+
+    @ember.jit
+    def f(x):
+        counter.add_(1)
+        total.add_(x)
+        return x * counter
+
+    for i in range(1, 5):
+        x = ember.ones(3) * i
+        _close(f(x), x * i)
+        np.testing.assert_array_equal(counter.numpy(), [float(i)])
+    np.testing.assert_array_equal(total.numpy(), [10.0, 10.0, 10.0])
+    assert f.trace_count == 1
+
+
+def test_module_buffer_counter_is_written_back():
+    class Counting(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.register_buffer("calls", ember.zeros(()))
+
+        def forward(self, x):
+            self.calls.add_(1)
+            return x + self.calls
+
+    model = Counting()
+    compiled = ember.jit(model)
+    x = ember.zeros(2)
+    for i in range(1, 5):
+        _close(compiled(x), ember.full((2,), float(i)))
+    assert model.calls.item() == 4
+    assert model.state_dict()["calls"].item() == 4
+
+
+def test_random_numbers_advance_the_generator_like_eager():
+    def fn(x):
+        noise = ember.rand(x.shape)
+        return F.dropout(x + noise, p=0.5, training=True), ember.randn(2)
+
+    x = ember.ones(4, 5)
+    ember.manual_seed(0)
+    expected = [fn(x) for _ in range(4)]
+    after_eager = ember.rand(3)
+    compiled = ember.jit(fn)
+    ember.manual_seed(0)
+    got = [compiled(x) for _ in range(4)]
+    after_jit = ember.rand(3)
+    assert compiled.trace_count == 1
+    for e, g in zip(expected, got):
+        _close(g[0], e[0])
+        _close(g[1], e[1])
+    _close(after_jit, after_eager)
+    # different calls draw different numbers
+    assert not np.allclose(_np(got[1][0]), _np(got[2][0]))
+
+
+# --- derived backward ---------------------------------------------------------------------------
+
+
+def test_gradients_through_jitted_function_match_eager():
+    ember.manual_seed(0)
+    lin = nn.Linear(4, 3)
+
+    def fn(x):
+        return (lin(x).tanh() * x[:, :3]).sum(1)
+
+    compiled = ember.jit(fn)
+    for call in range(3):
+        x = ember.randn(5, 4, requires_grad=True)
+        lin.zero_grad()
+        fn(x).pow(2).sum().backward()
+        expected = (x.grad.numpy().copy(), lin.weight.grad.numpy().copy(),
+                    lin.bias.grad.numpy().copy())
+        x.grad = None
+        lin.zero_grad()
+        out = compiled(x)
+        assert out.requires_grad and out.grad_fn is not None
+        out.pow(2).sum().backward()
+        got = (x.grad.numpy(), lin.weight.grad.numpy(), lin.bias.grad.numpy())
+        for e, g in zip(expected, got):
+            np.testing.assert_allclose(g, e, rtol=1e-5, atol=ATOL)
+    assert compiled.trace_count == 1
+
+
+def test_gradients_of_multiple_outputs_and_input_only():
+    def fn(a, b):
+        return a * b, (a.exp() + b).sum()
+
+    compiled = ember.jit(fn)
+    for _ in range(2):
+        a0, b0 = ember.randn(3), ember.randn(3)
+        results = []
+        for f in (fn, compiled):
+            a, b = a0.clone().requires_grad_(), b0.clone().requires_grad_()
+            p, s = f(a, b)
+            (p.sum() * 3 + s * 2).backward()
+            results.append((a.grad.numpy(), b.grad.numpy()))
+        for e, g in zip(*results):
+            np.testing.assert_allclose(g, e, rtol=1e-5, atol=ATOL)
+    assert compiled.trace_count == 1
+
+
+def test_create_graph_through_jitted_function_raises():
+    compiled = ember.jit(lambda x: (x ** 3).sum())
+    for _ in range(2):
+        x = ember.randn(3, requires_grad=True)
+        y = compiled(x)
+        with pytest.raises(RuntimeError, match="create_graph"):
+            ember.autograd.grad(y, x, create_graph=True)
+
+
+# --- inspection -----------------------------------------------------------------------------------
+
+
+def test_lower_as_text_graph():
+    def scaled_softmax(x, w):
+        return ember.softmax(x @ w, dim=-1)
+
+    compiled = ember.jit(scaled_softmax)
+    x, w = ember.randn(2, 3), ember.randn(3, 4)
+    text = compiled.lower(x, w).as_text("graph")
+    assert "func.func @scaled_softmax" in text
+    assert "ember.matmul" in text and "ember.exp" in text
+    assert "tensor<2x3xf32>" in text
+    assert compiled.trace_count == 1
+    compiled(x, w)
+    assert compiled.trace_count == 1
+    with pytest.raises(ValueError, match="unknown stage"):
+        compiled.lower(x, w).as_text("nope")
+
+
+def test_dump_ir_writes_files_named_after_function(monkeypatch, tmp_path):
+    monkeypatch.setenv("EMBER_DUMP_IR", str(tmp_path))
+
+    @ember.jit
+    def my_dumped_fn(x):
+        return x.exp().sum()
+
+    my_dumped_fn(ember.randn(3))
+    files = sorted(os.listdir(tmp_path))
+    assert files and all(name.startswith("my_dumped_fn.") for name in files)
+    assert any(name.endswith(".mlir") for name in files)
+    text = (tmp_path / files[0]).read_text()
+    assert "func.func @my_dumped_fn" in text and "ember.exp" in text
