@@ -61,8 +61,9 @@ class Specialization:
         for t, expected in self.guards:
             actual = _guard_state(t)
             if actual != expected:
-                return (f"captured tensor {list(expected[0])} {expected[1]} changed to "
-                        f"{list(actual[0])} {actual[1]} (requires_grad {actual[2]})")
+                return (f"captured tensor {list(expected[0])} {expected[1]} "
+                        f"(requires_grad={expected[2]}) changed to {list(actual[0])} "
+                        f"{actual[1]} (requires_grad={actual[2]})")
         return None
 
     def run(self, args_flat: list) -> Any:

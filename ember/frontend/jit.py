@@ -44,25 +44,34 @@ def _environment(fn: Callable, extra: list) -> dict[str, Any]:
     from ember.nn.modules.module import Module
     from ember.optim.optimizer import Optimizer
 
-    candidates = list(extra)
+    candidates = [(None, obj) for obj in extra]
     code = getattr(fn, "__code__", None)
-    for cell in getattr(fn, "__closure__", None) or ():
+    names = code.co_freevars if code is not None else ()
+    for i, cell in enumerate(getattr(fn, "__closure__", None) or ()):
         try:
-            candidates.append(cell.cell_contents)
+            candidates.append((names[i] if i < len(names) else None, cell.cell_contents))
         except ValueError:
             continue
     if code is not None:
         globals_ = getattr(fn, "__globals__", {})
-        candidates += [globals_[n] for n in code.co_names if n in globals_]
+        candidates += [(n, globals_[n]) for n in code.co_names if n in globals_]
     bound = getattr(fn, "__self__", None)
     if bound is not None:
-        candidates.append(bound)
+        candidates.append((None, bound))
     parts = {}
-    for obj in candidates:
-        if isinstance(obj, Module):
+    for var, obj in candidates:
+        # Captured tensors are graph inputs fetched by identity: a tensor replaced by another
+        # (a reassigned buffer, optimizer.load_state_dict) must retrace, never read the old one.
+        if isinstance(obj, Tensor) and var is not None:
+            parts[f"captured tensor {var!r}"] = _identity(obj)
+        elif isinstance(obj, Module):
             name = f"module {type(obj).__name__} at {id(obj):#x}"
             parts[name + " training"] = tuple(m.training for m in obj.modules())
             parts[name + " grads present"] = tuple(p.grad is not None for p in obj.parameters())
+            for kind, tensors in (("parameter", obj.named_parameters()),
+                                  ("buffer", obj.named_buffers())):
+                for tname, t in tensors:
+                    parts[f"{name} {kind} {tname}"] = _identity(t)
         elif isinstance(obj, Optimizer):
             name = f"optimizer {type(obj).__name__} at {id(obj):#x}"
             parts[name + " hyperparameters"] = tuple(
@@ -71,7 +80,15 @@ def _environment(fn: Callable, extra: list) -> dict[str, Any]:
             params = [p for g in obj.param_groups for p in g["params"]]
             parts[name + " state"] = tuple(tuple(sorted(obj.state.get(p, {}))) for p in params)
             parts[name + " grads present"] = tuple(p.grad is not None for p in params)
+            parts[name + " parameters"] = tuple(_identity(p) for p in params)
+            parts[name + " state tensors"] = tuple(
+                _identity(v) for p in params for v in obj.state.get(p, {}).values()
+                if isinstance(v, Tensor))
     return parts
+
+
+def _identity(t: Tensor) -> str:
+    return f"tensor object {id(t):#x}"
 
 
 @dataclass
@@ -117,9 +134,17 @@ class JitFunction:
         leaves, structure = pytree.flatten((args, kwargs), is_tensor)
         parts: dict[str, Any] = {"grad mode": is_grad_enabled(), "argument structure":
                                  repr(structure)}
+        first_of: dict[int, int] = {}
         for i, leaf in enumerate(leaves):
             parts[f"argument {i}"] = (_describe_tensor(leaf) if is_tensor(leaf)
                                       else _static(leaf))
+            if is_tensor(leaf):
+                first = first_of.setdefault(id(leaf._storage), i)
+                if first != i:
+                    # the trace binds aliased arguments together; unaliased ones must retrace
+                    parts[f"argument {i}"] += (f", the same tensor as argument {first}"
+                                               if leaves[first] is leaf else
+                                               f", shares memory with argument {first}")
         modules = [leaf for leaf in leaves if not is_tensor(leaf)]
         parts.update(_environment(self.fn, self._reach + modules))
         return tuple(sorted(parts.items(), key=lambda kv: kv[0])), parts, leaves

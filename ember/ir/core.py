@@ -179,3 +179,35 @@ class Builder:
             inputs = [a.type for a in self.block.arguments]
             func.attributes["function_type"] = FunctionType(inputs, [v.type for v in values])
         return op
+
+
+# --- mutation: what passes use to rewrite the IR -------------------------------------------
+
+def erase(op: Operation) -> None:
+    """Remove `op` from its block (its results must have no remaining uses)."""
+    op.parent.operations.remove(op)
+    op.parent = None
+
+
+def insert_before(anchor: Operation, op: Operation) -> Operation:
+    """Insert `op` into anchor's block just before `anchor`."""
+    block = anchor.parent
+    block.operations.insert(block.operations.index(anchor), op)
+    op.parent = block
+    return op
+
+
+def replace_all_uses(root: Operation, old: Value, new: Value) -> None:
+    """Make every operand that is `old`, anywhere inside `root`, be `new` instead."""
+    for op in root.walk():
+        op.operands = [new if v is old else v for v in op.operands]
+
+
+def uses(root: Operation, value: Value) -> list[tuple[Operation, int]]:
+    """(operation, operand index) of every use of `value` inside `root`."""
+    return [(op, i) for op in root.walk() for i, v in enumerate(op.operands) if v is value]
+
+
+def functions(module: Operation) -> list[Operation]:
+    """The func.func operations of a builtin.module."""
+    return [op for op in module.regions[0].blocks[0].operations if op.name == "func.func"]

@@ -199,6 +199,63 @@ def test_jit_module_keeps_module_state_and_retraces_on_training_flag():
     assert "compiled 2 time" in compiled.explain()
 
 
+def test_aliased_arguments_do_not_share_a_specialisation():
+    f = ember.jit(lambda a, b: a * 2 + b)
+    x, z = ember.randn(3), ember.randn(3)
+    _close(f(x, x), x * 3)
+    _close(f(x, x), x * 3)
+    _close(f(x, z), x * 2 + z)
+    _close(f(x, z), x * 2 + z)
+    _close(f(z, z), z * 3)
+    assert f.trace_count == 2
+    assert "the same tensor as argument 0" in f.explain()
+
+
+def test_reassigned_captured_tensors_are_not_read_stale():
+    class Shift(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.register_buffer("b", ember.zeros(3))
+
+        def forward(self, x):
+            return x + self.b
+
+    model = Shift()
+    compiled = ember.jit(model)
+    x = ember.zeros(3)
+    compiled(x)
+    compiled(x)
+    model.b = ember.ones(3)
+    _close(compiled(x), ember.ones(3))
+    _close(compiled(x), ember.ones(3))
+    assert compiled._jit.trace_count == 2
+    assert "buffer b" in compiled.explain().splitlines()[-1]
+
+    global _SHIFT
+    _SHIFT = ember.zeros(2)
+
+    @ember.jit
+    def g(x):
+        return x + _SHIFT
+
+    g(ember.zeros(2))
+    g(ember.zeros(2))
+    _SHIFT = ember.full((2,), 5.0)
+    _close(g(ember.zeros(2)), ember.full((2,), 5.0))
+    assert g.trace_count == 2
+
+
+def test_captured_parameter_requires_grad_change_retraces():
+    w = ember.randn(3, requires_grad=True)
+    f = ember.jit(lambda x: (x * w).sum())
+    x = ember.randn(3)
+    assert f(x).requires_grad and f(x).requires_grad
+    w.requires_grad_(False)
+    assert not f(x).requires_grad
+    assert f.trace_count == 2
+    assert "requires_grad=True) changed to [3] float32 (requires_grad=False)" in f.explain()
+
+
 # --- what cannot be traced ----------------------------------------------------------------------
 
 
