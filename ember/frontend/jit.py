@@ -14,7 +14,7 @@ import os
 from dataclasses import dataclass
 from typing import Any, Callable
 
-from ember.frontend import pytree
+from ember.frontend import pytree, tracing
 from ember.frontend.compiled import Specialization, Untraceable, is_tensor, trace_call
 from ember.frontend.grad_mode import is_grad_enabled
 from ember.frontend.tensor import Tensor
@@ -150,6 +150,10 @@ class JitFunction:
         return tuple(sorted(parts.items(), key=lambda kv: kv[0])), parts, leaves
 
     def __call__(self, *args, **kwargs):
+        if tracing.current() is not None:
+            # Called while another jitted function traces: inline, so the outer graph records
+            # these primitives (a cached graph's results would be baked in as constants).
+            return self.fn(*args, **kwargs)
         key, parts, leaves = self._key(args, kwargs)
         entry = self.cache.get(key)
         if isinstance(entry, Specialization):

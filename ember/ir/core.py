@@ -33,6 +33,13 @@ class Value:
         return f"<Value {kind} {self.index}: {self.type}>"
 
 
+def is_discardable(attribute: str) -> bool:
+    """Whether an attribute name is discardable, as in MLIR: `ember.`-prefixed names (analysis
+    results such as a memory plan's `ember.buffer`) may sit on any op, and dropping them never
+    changes what the op computes."""
+    return attribute.startswith("ember.")
+
+
 class Operation:
     """One operation: name, operands, typed results, attributes and regions."""
 
@@ -57,6 +64,11 @@ class Operation:
         if len(self.results) != 1:
             raise ValueError(f"{self.name} has {len(self.results)} results, not one")
         return self.results[0]
+
+    @property
+    def inherent_attributes(self) -> dict[str, Any]:
+        """The attributes the op's definition gives meaning to: all but the discardable ones."""
+        return {k: v for k, v in self.attributes.items() if not is_discardable(k)}
 
     @property
     def dialect(self) -> str:

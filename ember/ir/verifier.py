@@ -3,7 +3,11 @@
 Known ops: `builtin.module` (a single block of `func.func`s, no terminator), `func.func` (one
 block whose arguments match `function_type` and which ends in `func.return`), `func.return`
 (its operand types are the function's result types) and `ember.<primitive>` for every entry of
-PRIMITIVES (the schema's attributes, exactly; the result type `Primitive.infer` gives).
+PRIMITIVES (the schema's attributes, exactly; the result type `Primitive.infer` gives), and
+`ember.fusion` (one fused kernel: a single-block region isolated from above, whose arguments take
+the operands' types and whose `ember.yield` gives the results; a string `kernel` attribute).
+Discardable attributes (names starting with `ember.`, as in MLIR) are allowed on any op; the
+rules above check the others.
 """
 
 from __future__ import annotations
@@ -11,7 +15,9 @@ from __future__ import annotations
 from ember.ir.core import FunctionType, Operation, Value
 from ember.ir.primitive import PRIMITIVES
 
-TERMINATORS = {"func.return"}
+TERMINATORS = {"func.return", "ember.yield"}
+# Ops whose regions see no values from outside (their bodies use only block arguments).
+ISOLATED = {"builtin.module", "func.func", "ember.fusion"}
 
 
 class VerifyError(ValueError):
@@ -56,9 +62,9 @@ def _verify_op(op: Operation, visible: set[Value]) -> None:
         rule = _verify_primitive
     if rule is None:
         raise _fail(op, "unknown operation (graph-level IR knows builtin.module, func.func, "
-                        "func.return and ember.<primitive>)")
+                        "func.return, ember.fusion, ember.yield and ember.<primitive>)")
     rule(op)
-    isolated = op.name in ("builtin.module", "func.func")
+    isolated = op.name in ISOLATED
     for region in op.regions:
         for block in region.blocks:
             scope = (set() if isolated else set(visible)) | set(block.arguments)
@@ -121,8 +127,8 @@ def _verify_return(op: Operation) -> None:
     types = tuple(v.type for v in op.operands)
     if isinstance(ft, FunctionType) and types != ft.results:
         raise _fail(op, f"returns ({', '.join(map(str, types))}) but the function type is {ft}")
-    if op.attributes:
-        raise _fail(op, f"takes no attributes, got {sorted(op.attributes)}")
+    if op.inherent_attributes:
+        raise _fail(op, f"takes no attributes, got {sorted(op.inherent_attributes)}")
 
 
 def _verify_primitive(op: Operation) -> None:
@@ -130,15 +136,16 @@ def _verify_primitive(op: Operation) -> None:
     _verify_shape(op, None if prim.variadic else len(prim.operands), 1, 0)
     if prim.variadic and not op.operands:
         raise _fail(op, "expected at least one operand")
-    missing = [a for a in prim.attrs if a not in op.attributes]
-    unknown = sorted(a for a in op.attributes if a not in prim.attrs)
+    attrs = op.inherent_attributes
+    missing = [a for a in prim.attrs if a not in attrs]
+    unknown = sorted(a for a in attrs if a not in prim.attrs)
     if missing or unknown:
         raise _fail(op, f"attributes do not match the schema {list(prim.attrs)}"
                         + (f"; missing {missing}" if missing else "")
                         + (f"; unknown {unknown}" if unknown else ""))
     types = [v.type for v in op.operands]
     try:
-        expected = prim.infer(types, op.attributes)
+        expected = prim.infer(types, attrs)
     except Exception as e:  # any rule failure (ShapeError, DTypeError, bad attribute values)
         raise _fail(op, f"{type(e).__name__}: {e}") from e
     if op.result.type != expected:
@@ -147,8 +154,42 @@ def _verify_primitive(op: Operation) -> None:
                         f"attributes")
 
 
+def _verify_fusion(op: Operation) -> None:
+    _verify_shape(op, None, len(op.results), 1)
+    attrs = op.inherent_attributes
+    if not isinstance(attrs.get("kernel"), str) or set(attrs) != {"kernel"}:
+        raise _fail(op, f"needs exactly a string `kernel` attribute, got {sorted(attrs)}")
+    blocks = op.regions[0].blocks
+    if len(blocks) != 1:
+        raise _fail(op, f"the body must be exactly one block, got {len(blocks)}")
+    arg_types = [a.type for a in blocks[0].arguments]
+    operand_types = [v.type for v in op.operands]
+    if arg_types != operand_types:
+        raise _fail(op, f"block arguments ({', '.join(map(str, arg_types))}) do not match the "
+                        f"operand types ({', '.join(map(str, operand_types))})")
+    ops = blocks[0].operations
+    if not ops or ops[-1].name != "ember.yield":
+        raise _fail(op, "missing terminator: the body must end with ember.yield")
+
+
+def _verify_yield(op: Operation) -> None:
+    _verify_shape(op, None, 0, 0)
+    fusion = op.parent.parent.parent if op.parent is not None and op.parent.parent else None
+    if fusion is None or fusion.name != "ember.fusion":
+        raise _fail(op, "must be directly inside an ember.fusion body")
+    types = [v.type for v in op.operands]
+    result_types = [v.type for v in fusion.results]
+    if types != result_types:
+        raise _fail(op, f"yields ({', '.join(map(str, types))}) but the ember.fusion results "
+                        f"are ({', '.join(map(str, result_types))})")
+    if op.inherent_attributes:
+        raise _fail(op, f"takes no attributes, got {sorted(op.inherent_attributes)}")
+
+
 _RULES = {
     "builtin.module": _verify_module,
     "func.func": _verify_func,
     "func.return": _verify_return,
+    "ember.fusion": _verify_fusion,
+    "ember.yield": _verify_yield,
 }

@@ -10,7 +10,7 @@ from typing import Sequence
 
 import numpy as np
 
-from ember.ir.core import Operation
+from ember.ir.core import Block, Operation
 from ember.ir.primitive import PRIMITIVES
 
 
@@ -20,15 +20,31 @@ def run_function(func: Operation, inputs: Sequence[np.ndarray]) -> list[np.ndarr
     if len(inputs) != len(block.arguments):
         raise ValueError(f"{func.attributes['sym_name']}: expected {len(block.arguments)} inputs, "
                          f"got {len(inputs)}")
+    results = _run_block(block, inputs)
+    if results is None:
+        raise ValueError(f"{func.attributes['sym_name']}: function body has no func.return")
+    return results
+
+
+def _run_block(block: Block, inputs: Sequence[np.ndarray]) -> list[np.ndarray] | None:
+    """Run `block` on arrays for its arguments; the terminator's operands (None if it has none).
+
+    An `ember.fusion` op runs its body the same way, on its operands: its results are the values
+    its `ember.yield` gives, so fused and unfused graphs compute the same arrays.
+    """
     env = {id(arg): array for arg, array in zip(block.arguments, inputs)}
     for op in block.operations:
-        if op.name == "func.return":
-            return [env[id(v)] for v in op.operands]
-        prim = PRIMITIVES[op.opname]
-        result = op.results[0]
-        env[id(result)] = prim.evaluate([env[id(v)] for v in op.operands], op.attributes,
-                                        result.type)
-    raise ValueError(f"{func.attributes['sym_name']}: function body has no func.return")
+        operands = [env[id(v)] for v in op.operands]
+        if op.name in ("func.return", "ember.yield"):
+            return operands
+        if op.name == "ember.fusion":
+            outputs = _run_block(op.regions[0].blocks[0], operands)
+        else:
+            prim = PRIMITIVES[op.opname]
+            outputs = [prim.evaluate(operands, op.attributes, op.results[0].type)]
+        for result, array in zip(op.results, outputs):
+            env[id(result)] = array
+    return None
 
 
 class InterpreterExecutable:

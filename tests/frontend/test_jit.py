@@ -256,6 +256,42 @@ def test_captured_parameter_requires_grad_change_retraces():
     assert "requires_grad=True) changed to [3] float32 (requires_grad=False)" in f.explain()
 
 
+def test_jitted_function_called_inside_another_is_inlined():
+    inner = ember.jit(lambda x: x * 2)
+    inner(ember.ones(2))
+    inner(ember.ones(2))  # cached: its graph must not be baked into the outer one
+    outer = ember.jit(lambda x: inner(x) + 1)
+    for v in (1.0, 2.0, 3.0, 4.0):
+        _close(outer(ember.full((2,), v)), ember.full((2,), 2 * v + 1))
+    assert outer.trace_count == 1 and inner.trace_count == 1
+
+    ember.manual_seed(0)
+    lin = nn.Linear(3, 2)
+    compiled_lin = ember.jit(lin)
+    opt = ember.optim.SGD(lin.parameters(), lr=0.1)
+
+    @ember.jit
+    def step(x):
+        opt.zero_grad()
+        loss = compiled_lin(x).pow(2).sum()
+        loss.backward()
+        opt.step()
+        return loss.detach()
+
+    ember.manual_seed(1)
+    ref = nn.Linear(3, 2)
+    ref.load_state_dict(lin.state_dict())
+    ref_opt = ember.optim.SGD(ref.parameters(), lr=0.1)
+    for i in range(4):
+        x = ember.full((2, 3), float(i + 1))
+        ref_opt.zero_grad()
+        expected = ref(x).pow(2).sum()
+        expected.backward()
+        ref_opt.step()
+        _close(step(x), expected)
+    _close(lin.weight, ref.weight)
+
+
 # --- what cannot be traced ----------------------------------------------------------------------
 
 
