@@ -55,6 +55,8 @@ class Specialization:
     differentiable: list[int] = field(default_factory=list)   # output indices
     grad_inputs: list[tuple] = field(default_factory=list)    # sources of differentiable inputs
     n_residuals: int = 0
+    stages: dict[str, list[Operation]] = field(default_factory=dict)
+    pass_dumps: list[tuple[str, str]] = field(default_factory=list)
 
     def check_guards(self) -> str | None:
         """Why this specialisation no longer fits the captured tensors, or None."""
@@ -164,8 +166,32 @@ class Untraceable(Exception):
         self.outputs = outputs
 
 
+def optimize(forward: Operation, backward: Operation | None, n_residuals: int,
+             pipeline: "str", after_pass: Callable) -> tuple:
+    """Run the pass pipeline over the traced graphs (forward and backward together, so the
+    partition pass can choose the residuals); returns the optimised forward and backward,
+    the residual count, the combined module and the IR after each pass."""
+    from ember.passes import PassManager
+    from ember.passes.partition import combine, split
+
+    module = combine(forward, backward, n_residuals) if backward is not None else _copy(forward)
+    manager = PassManager(pipeline, after_pass=after_pass)
+    manager.run(module)
+    if backward is None:
+        return module, None, 0, module, manager.snapshots
+    forward, backward, n_residuals = split(module)
+    return forward, backward, n_residuals, module, manager.snapshots
+
+
+def _copy(module: Operation) -> Operation:
+    from ember.ir import parse
+
+    return parse(str(module))
+
+
 def trace_call(name: str, fn: Callable, args: tuple, kwargs: dict, args_flat: list,
-               compile_module: Callable) -> tuple[Specialization, Any]:
+               compile_module: Callable, pipeline: str,
+               after_pass: Callable) -> tuple[Specialization, Any]:
     """Run fn eagerly while tracing it; return its specialisation and the eager outputs.
 
     Raises Untraceable (carrying the eager outputs) when the call cannot be recorded.
@@ -181,7 +207,7 @@ def trace_call(name: str, fn: Callable, args: tuple, kwargs: dict, args_flat: li
         out_leaves, out_structure = pytree.flatten(outputs, is_tensor)
         out_tensors = [leaf for leaf in out_leaves if is_tensor(leaf)]
         out_static = [None if is_tensor(leaf) else leaf for leaf in out_leaves]
-        backward = _derive_backward(name, trace, out_tensors, args_flat, compile_module)
+        backward = _derive_backward(name, trace, out_tensors, args_flat)
         if trace.abandoned is not None:
             raise Untraceable(trace.abandoned, outputs)
         result_tensors = list(out_tensors)
@@ -199,21 +225,32 @@ def trace_call(name: str, fn: Callable, args: tuple, kwargs: dict, args_flat: li
         residuals = backward[3] if backward else []
         result_values = [trace.value_of(t) for t in result_tensors + residuals]
         trace.builder.ret(result_values)
-    forward = Graph(trace.module, trace.sources, compile_module(trace.module))
+    traced = [trace.module] + ([backward[0]] if backward else [])
+    stages = {"graph": [_copy(m) for m in traced]}
+    for module in stages["graph"]:
+        after_pass("graph", module)
+    fwd, bwd, n_residuals, fused, dumps = optimize(
+        trace.module, backward[0] if backward else None, len(residuals), pipeline, after_pass)
+    stages["fused"] = [fused]
+    forward = Graph(fwd, trace.sources, compile_module(fwd))
     spec = Specialization(forward, out_structure, out_static, len(out_tensors), writebacks, grads,
                           [(g[0], g[3]) for g in trace.generators.values()],
-                          [(t, _guard_state(t)) for t in trace.lifted])
+                          [(t, _guard_state(t)) for t in trace.lifted], stages=stages,
+                          pass_dumps=dumps)
     if backward:
-        spec.backward, spec.differentiable, spec.grad_inputs, _ = backward
-        spec.n_residuals = len(backward[3])
+        spec.backward = Graph(bwd, [], compile_module(bwd))
+        _, spec.differentiable, spec.grad_inputs, _ = backward
+        spec.n_residuals = n_residuals
         # The traced call's outputs differentiate through the derived backward graph too, so
-        # that the first call behaves like every later one (no create_graph through it).
-        spec._attach_backward(out_tensors, [np.array(t._array) for t in backward[3]], args_flat)
+        # that the first call behaves like every later one (no create_graph through it). Its
+        # residuals come from the optimised forward run on the call's entry values.
+        results = forward.run(trace.entry_arrays)
+        spec._attach_backward(out_tensors, results[len(results) - n_residuals:], args_flat)
     return spec, outputs
 
 
 def _derive_backward(name: str, forward: tracing.Trace, out_tensors: list[Tensor],
-                     args_flat: list, compile_module: Callable):
+                     args_flat: list):
     """Trace the VJPs of the differentiable outputs into a backward graph, if any are needed."""
     if not is_grad_enabled():
         return None
@@ -245,6 +282,4 @@ def _derive_backward(name: str, forward: tracing.Trace, out_tensors: list[Tensor
         raise
     finally:
         tracing.ACTIVE = forward
-    residuals = backward.lifted
-    graph = Graph(backward.module, backward.sources, compile_module(backward.module))
-    return graph, differentiable, grad_inputs, residuals
+    return backward.module, differentiable, grad_inputs, backward.lifted

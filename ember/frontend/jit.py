@@ -22,9 +22,17 @@ from ember.ir.core import Operation
 
 log = logging.getLogger("ember.jit")
 
-# Called with every graph module jit compiles, like MLIR's pass instrumentation: the test suite
-# registers the verifier, the print/parse round trip and mlir-opt here.
-GRAPH_CHECKS: list[Callable[[Operation], None]] = []
+# Called as check(stage, module) with every traced graph ("graph") and with the IR after every
+# pass (the pass's name), like MLIR's pass instrumentation: the test suite registers the
+# verifier, the print/parse round trip and mlir-opt here.
+GRAPH_CHECKS: list[Callable[[str, Operation], None]] = []
+
+DEFAULT_PIPELINE = "canonicalize,fold,cse,dce,partition,fuse,schedule,memory-plan"
+
+
+def _run_checks(stage: str, module: Operation) -> None:
+    for check in GRAPH_CHECKS:
+        check(stage, module)
 
 
 def _describe_tensor(t: Tensor) -> str:
@@ -93,26 +101,31 @@ def _identity(t: Tensor) -> str:
 
 @dataclass
 class Lowered:
-    """The compiled stages of one specialisation; `as_text(stage)` prints one as MLIR."""
+    """The compiled stages of one specialisation; `as_text(stage)` prints one as MLIR.
 
-    graphs: dict[str, Operation]
+    "graph" is the traced forward (and derived backward) graph; "fused" is the IR after the
+    pass pipeline, with fusion regions named by kernel.
+    """
+
+    graphs: dict[str, list[Operation]]
+    pass_dumps: list[tuple[str, str]]
 
     @property
     def stages(self) -> tuple[str, ...]:
-        return ("graph",)
+        return tuple(self.graphs)
 
     def as_text(self, stage: str = "graph") -> str:
-        """MLIR text of `stage` (the forward graph and, if derived, its backward graph)."""
-        if stage not in self.stages:
+        """MLIR text of `stage`."""
+        if stage not in self.graphs:
             raise ValueError(f"ember.jit: unknown stage {stage!r}; available: {self.stages}")
-        return "\n".join(str(module) for module in self.graphs.values())
+        return "\n".join(str(module) for module in self.graphs[stage])
 
 
 class JitFunction:
     """A function compiled per call signature; call it like the original."""
 
     def __init__(self, fn: Callable, backend: str = "interpreter", reach: list | None = None,
-                 name: str | None = None) -> None:
+                 name: str | None = None, passes: str = DEFAULT_PIPELINE) -> None:
         from ember.runtime import BACKENDS
 
         if backend not in BACKENDS:
@@ -120,6 +133,7 @@ class JitFunction:
                              f"{sorted(BACKENDS)}")
         self.fn = fn
         self.backend = backend
+        self.passes = passes
         self._compile = BACKENDS[backend]
         self._reach = reach or []
         self.name = name or getattr(fn, "__name__", "fn").strip("<>") or "fn"
@@ -185,7 +199,8 @@ class JitFunction:
     def _trace(self, key, args: tuple, kwargs: dict, leaves: list):
         self.trace_count += 1
         try:
-            spec, outputs = trace_call(self.name, self.fn, args, kwargs, leaves, self._compile)
+            spec, outputs = trace_call(self.name, self.fn, args, kwargs, leaves, self._compile,
+                                       self.passes, _run_checks)
         except Untraceable as e:
             self.cache[key] = e.reason
             if e.reason not in self._logged:
@@ -193,9 +208,6 @@ class JitFunction:
                 log.warning("ember.jit: %s runs eagerly: %s", self.name, e.reason)
             return e.outputs
         self.cache[key] = spec
-        for module in _lowered(spec).graphs.values():
-            for check in GRAPH_CHECKS:
-                check(module)
         _dump(self.name, self.trace_count, spec)
         return outputs
 
@@ -222,32 +234,37 @@ class JitFunction:
 
 
 def _lowered(spec: Specialization) -> Lowered:
-    graphs = {"forward": spec.forward.module}
-    if spec.backward is not None:
-        graphs["backward"] = spec.backward.module
-    return Lowered(graphs)
+    return Lowered(spec.stages, spec.pass_dumps)
 
 
 def _dump(name: str, count: int, spec: Specialization) -> None:
-    """Write every stage to $EMBER_DUMP_IR/<name>.<count>.<stage>.mlir when it is set."""
+    """Write each stage, and the IR after each pass, under $EMBER_DUMP_IR when it is set.
+
+    Files: <name>.<count>.<stage>.mlir, and <name>.<count>.pass<k>.<pass>.mlir with
+    print-ir-after-all style headers.
+    """
     directory = os.environ.get("EMBER_DUMP_IR")
     if not directory:
         return
     os.makedirs(directory, exist_ok=True)
     lowered = _lowered(spec)
-    for stage in lowered.stages:
-        path = os.path.join(directory, f"{name}.{count}.{stage}.mlir")
-        with open(path, "w") as f:
-            f.write(lowered.as_text(stage) + "\n")
+    files = {f"{name}.{count}.{stage}.mlir": lowered.as_text(stage) for stage in lowered.stages}
+    for k, (pass_name, text) in enumerate(lowered.pass_dumps):
+        files[f"{name}.{count}.pass{k}.{pass_name}.mlir"] = (
+            f"// -----// IR Dump After {pass_name} //----- //\n{text}")
+    for filename, text in files.items():
+        with open(os.path.join(directory, filename), "w") as f:
+            f.write(text + "\n")
 
 
 class JitModule:
     """A Module whose calls are compiled; attributes, parameters and state stay the module's."""
 
-    def __init__(self, module, backend: str = "interpreter") -> None:
+    def __init__(self, module, backend: str = "interpreter",
+                 passes: str = DEFAULT_PIPELINE) -> None:
         object.__setattr__(self, "module", module)
         object.__setattr__(self, "_jit", JitFunction(module.__call__, backend, reach=[module],
-                                                     name=type(module).__name__))
+                                                     name=type(module).__name__, passes=passes))
 
     def __call__(self, *args, **kwargs):
         return self._jit(*args, **kwargs)
@@ -270,12 +287,15 @@ class JitModule:
         return f"JitModule({self.module!r})"
 
 
-def jit(fn=None, *, backend: str = "interpreter"):
-    """Compile `fn` (a function or an nn.Module); usable as @jit, @jit(backend=...), jit(fn)."""
+def jit(fn=None, *, backend: str = "interpreter", passes: str = DEFAULT_PIPELINE):
+    """Compile `fn` (a function or an nn.Module); usable as @jit, @jit(backend=...), jit(fn).
+
+    `passes` is the pass pipeline run on the traced graphs (ember-opt's pipeline syntax).
+    """
     if fn is None:
-        return functools.partial(jit, backend=backend)
+        return functools.partial(jit, backend=backend, passes=passes)
     from ember.nn.modules.module import Module
 
     if isinstance(fn, Module):
-        return JitModule(fn, backend)
-    return JitFunction(fn, backend)
+        return JitModule(fn, backend, passes)
+    return JitFunction(fn, backend, passes=passes)

@@ -68,6 +68,7 @@ class Trace:
     bindings: dict[int, Binding] = field(default_factory=dict)
     sources: list[tuple] = field(default_factory=list)
     argument_values: dict[int, Value] = field(default_factory=dict)
+    entry_arrays: list[np.ndarray] = field(default_factory=list)
     grad_writes: dict[int, tuple["Tensor", Any]] = field(default_factory=dict)
     generators: dict[int, list] = field(default_factory=dict)
     abandoned: str | None = None
@@ -91,6 +92,8 @@ class Trace:
         self.bind(t, value)
         self.sources.append(source)
         self.argument_values[id(t)] = value
+        # Arguments are lifted before any write to them, so this is the value on entry.
+        self.entry_arrays.append(np.array(t._array))
         return value
 
     @property

@@ -1,5 +1,13 @@
 """IR -> IR passes: the pass manager and every transformation, registered by name."""
 
 from ember.passes.pass_manager import PASSES, Pass, PassManager, parse_pipeline, register_pass
+from ember.passes import canonicalize  # registers `canonicalize`
+from ember.passes import cse  # registers `cse`
+from ember.passes import dce  # registers `dce`
+from ember.passes import fold  # registers `fold`
+from ember.passes import fusion  # registers `fuse`
+from ember.passes import partition  # registers `partition`
+from ember.passes import memory_plan  # registers `memory-plan`
+from ember.passes import schedule  # registers `schedule`
 
 __all__ = ["PASSES", "Pass", "PassManager", "parse_pipeline", "register_pass"]

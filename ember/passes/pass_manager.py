@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 import sys
 import time
-from typing import ClassVar, TextIO
+from typing import Callable, ClassVar, TextIO
 
 from ember.ir.core import Operation
 
@@ -109,7 +109,8 @@ class PassManager:
     def __init__(self, pipeline: "str | list[Pass]", *, verify: bool = True,
                  print_ir_before: tuple[str, ...] = (), print_ir_after: tuple[str, ...] = (),
                  print_ir_after_all: bool = False, print_ir_after_change: bool = False,
-                 timing: bool = False, out: TextIO | None = None) -> None:
+                 timing: bool = False, out: TextIO | None = None,
+                 after_pass: Callable[[str, Operation], None] | None = None) -> None:
         self.passes = parse_pipeline(pipeline) if isinstance(pipeline, str) else list(pipeline)
         self.verify = verify
         self.print_ir_before = set(print_ir_before)
@@ -117,6 +118,7 @@ class PassManager:
         self.print_ir_after_all = print_ir_after_all
         self.print_ir_after_change = print_ir_after_change
         self.timing = timing
+        self.after_pass = after_pass
         self.out = out or sys.stderr
         self.timings: list[tuple[str, float]] = []
         self.snapshots: list[tuple[str, str]] = []
@@ -134,6 +136,8 @@ class PassManager:
             self.timings.append((p.name, time.perf_counter() - start))
             if self.verify:
                 verify(module)
+            if self.after_pass is not None:
+                self.after_pass(p.name, module)
             text = str(module)
             self.snapshots.append((p.name, text))
             changed = before is None or before != text

@@ -41,7 +41,7 @@ def _run_block(block: Block, inputs: Sequence[np.ndarray]) -> list[np.ndarray] |
             outputs = _run_block(op.regions[0].blocks[0], operands)
         else:
             prim = PRIMITIVES[op.opname]
-            outputs = [prim.evaluate(operands, op.attributes, op.results[0].type)]
+            outputs = [prim.evaluate(operands, op.inherent_attributes, op.results[0].type)]
         for result, array in zip(op.results, outputs):
             env[id(result)] = array
     return None
