@@ -11,7 +11,6 @@ import numpy as np
 import pytest
 
 import ember
-import ember.nn as nn
 import ember.nn.functional as F
 import ember.optim as optim
 from ember.ir import VerifyError, parse, print_operation, verify
