@@ -479,3 +479,10 @@ def test_dump_ir_writes_files_named_after_function(monkeypatch, tmp_path):
     assert any(name.endswith(".mlir") for name in files)
     text = (tmp_path / files[0]).read_text()
     assert "func.func @my_dumped_fn" in text and "ember.exp" in text
+    # One file per stage, and one per pass of the pipeline with a print-ir-after-all header.
+    assert {"my_dumped_fn.1.graph.mlir", "my_dumped_fn.1.fused.mlir"} <= set(files)
+    from ember.frontend.jit import DEFAULT_PIPELINE
+
+    for k, pass_name in enumerate(DEFAULT_PIPELINE.split(",")):
+        dump = (tmp_path / f"my_dumped_fn.1.pass{k}.{pass_name}.mlir").read_text()
+        assert dump.startswith(f"// -----// IR Dump After {pass_name} //----- //")
