@@ -90,7 +90,8 @@ def _nested(values: np.ndarray, indent: int, summarize: bool, fmt: _Formatter) -
     if summarize and n > 2 * _EDGEITEMS:
         rows = ([_nested(values[i], indent + 1, summarize, fmt) for i in range(_EDGEITEMS)]
                 + ["..."]
-                + [_nested(values[i], indent + 1, summarize, fmt) for i in range(n - _EDGEITEMS, n)])
+                + [_nested(values[i], indent + 1, summarize, fmt)
+                   for i in range(n - _EDGEITEMS, n)])
     else:
         rows = [_nested(values[i], indent + 1, summarize, fmt) for i in range(n)]
     return "[" + ("," + "\n" * (values.ndim - 1) + " " * (indent + 1)).join(rows) + "]"

@@ -239,7 +239,8 @@ class Tensor:
         self.grad = g.clone() if self.grad is None else self.grad + g
 
     def register_hook(self, hook: Callable) -> Callable:
-        """Call `hook(grad)` when this tensor's gradient is computed; a returned tensor replaces it."""
+        """Call `hook(grad)` when this tensor's gradient is computed; a returned tensor replaces
+        it."""
         if not self.requires_grad:
             raise RuntimeError("cannot register a hook on a tensor that doesn't require gradient")
         self._gradient_edge().pre_hooks.append(hook)

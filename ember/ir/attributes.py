@@ -15,10 +15,12 @@ the same Python type (arrays: same dtype, shape and bits).
                               (splat), dense<> : tensor<0xf32> (empty), dense<"0x0040..."> (raw
                               little-endian bytes: f16/bf16, non-finite floats, > 100 elements)
     FunctionType              (tensor<2xf32>, tensor<f32>) -> tensor<2xf32>
+    ScalarAttr                3 : index, 0.5 : f32, 7 : i32 (numbers of other types than i64, f64)
+    I32Array                  array<i32: 0, 0> (as memref.alloc's operandSegmentSizes)
 
 Grammar (the parser's side):
 
-    attribute      ::= `true` | `false` | number (`:` element-type)? | string
+    attribute      ::= `true` | `false` | number (`:` (element-type | `index`))? | string
                      | `array<` element-type (`:` element (`,` element)*)? `>`
                      | `dense<` (`` | string | element | nested) `>` `:` tensor-type
                      | function-type
@@ -26,17 +28,21 @@ Grammar (the parser's side):
     element        ::= `true` | `false` | number
     number         ::= `-`? (`0x` hex-digit+ | digit+ (`.` digit* ([eE] [-+]? digit+)?)?)
     attr-dict      ::= `{` (name `=` attribute (`,` name `=` attribute)*)? `}`
+    type           ::= tensor-type | memref-type | element-type | `index`
     tensor-type    ::= `tensor<` (digit+ `x`)* element-type `>`
+    memref-type    ::= `memref<` (digit+ `x`)* element-type `>`
     function-type  ::= `(` (type (`,` type)*)? `)` `->` (type | `(` (type (`,` type)*)? `)`)
     element-type   ::= `i1` | `i32` | `i64` | `f16` | `bf16` | `f32` | `f64`
 
 A number without a type is an i64 if it is an integer literal and an f64 otherwise (MLIR's
-defaults). A hex number with a float type gives the float with those bits.
+defaults); one of another type (`index`, `i32`, `f32`, ...) is a ScalarAttr. A hex number with
+a float type gives the float with those bits.
 """
 
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -44,17 +50,34 @@ import numpy as np
 from ember.ir import dtypes
 from ember.ir.core import FunctionType
 from ember.ir.syntax import Cursor
-from ember.ir.types import TensorType
+from ember.ir.types import INDEX, MemRefType, ScalarType, TensorType
 
 _NAME = re.compile(r"[A-Za-z_][\w$.]*")
 _NUMBER = re.compile(r"-?(?:0x[0-9A-Fa-f]+|\d+(?:\.\d*(?:[eE][-+]?\d+)?)?)(?![\w.])")
 _ELEMENT = re.compile(_NUMBER.pattern + r"|(?:true|false)(?![\w$.])")
 _ELEMENT_TYPE = re.compile(r"(?:i1|i32|i64|f16|bf16|f32|f64)(?![\w$.])")
-_TENSOR = re.compile(r"tensor<((?:\d+x)*)([A-Za-z]\w*)>")
+_TENSOR = re.compile(r"(tensor|memref)<((?:\d+x)*)([A-Za-z]\w*)>")
+_SCALAR_TYPE = re.compile(r"(?:index|i1|i32|i64|f16|bf16|f32|f64)(?![\w$.])")
 _STRING = re.compile(r'"((?:[^"\\\n]|\\.)*)"')
 _ESCAPE = re.compile(r'\\(?:([0-9A-Fa-f]{2})|(.))')
 _HEX_THRESHOLD = 100  # arrays with more elements print as raw hex, as mlir-opt's printer does
 _I64 = (-(1 << 63), (1 << 63) - 1)
+
+
+@dataclass(frozen=True)
+class ScalarAttr:
+    """A number of a given scalar type, for the types a plain int or float does not imply:
+    `4 : index`, `0.5 : f32`, `7 : i32` (the loop level's `arith.constant` values)."""
+
+    value: int | float
+    type: ScalarType
+
+    def __str__(self) -> str:
+        return print_attribute(self)
+
+
+class I32Array(tuple):
+    """A tuple printed as `array<i32: ...>` (a plain tuple of ints prints as i64)."""
 
 
 def parse_attribute(text: str) -> Any:
@@ -68,20 +91,24 @@ def parse_attribute(text: str) -> Any:
 
 # --- types -----------------------------------------------------------------------------------
 
-def print_type(t: TensorType) -> str:
-    """`tensor<2x3xf32>`."""
+def print_type(t: TensorType | MemRefType | ScalarType) -> str:
+    """`tensor<2x3xf32>`, `memref<4xi64>`, `index`, `f32`."""
     return str(t)
 
 
-def parse_type(cur: Cursor) -> TensorType:
+def parse_type(cur: Cursor) -> TensorType | MemRefType | ScalarType:
     start = cur.skip()
-    m = cur.expect_match(_TENSOR, "a tensor type such as tensor<2x3xf32>")
+    scalar = cur.match(_SCALAR_TYPE)
+    if scalar:
+        return ScalarType(scalar.group())
+    m = cur.expect_match(_TENSOR, "a type such as tensor<2x3xf32>, memref<4xf32> or index")
     try:
-        dtype = dtypes.from_mlir(m.group(2))
+        dtype = dtypes.from_mlir(m.group(3))
     except KeyError:
-        raise cur.error(f"unknown element type '{m.group(2)}'", start + len("tensor<")
-                        + len(m.group(1))) from None
-    return TensorType(tuple(int(d) for d in m.group(1).split("x")[:-1]), dtype)
+        raise cur.error(f"unknown element type '{m.group(3)}'", start + len(m.group(1)) + 1
+                        + len(m.group(2))) from None
+    shape = tuple(int(d) for d in m.group(2).split("x")[:-1])
+    return (TensorType if m.group(1) == "tensor" else MemRefType)(shape, dtype)
 
 
 def print_type_list(types) -> str:
@@ -166,6 +193,10 @@ def print_attribute(value: Any) -> str:
         return f"{_print_element(np.float64(value), dtypes.float64)} : f64"
     if isinstance(value, str):
         return print_string(value)
+    if isinstance(value, ScalarAttr):
+        return _print_scalar_attr(value)
+    if isinstance(value, I32Array):
+        return f"array<i32: {', '.join(str(int(v)) for v in value)}>" if value else "array<i32>"
     if isinstance(value, (tuple, list)):
         return print_array(value)
     if isinstance(value, np.ndarray):
@@ -193,12 +224,26 @@ def parse_attribute_at(cur: Cursor) -> Any:
     m = cur.match(_NUMBER)
     if m is None:
         raise cur.error(f"expected an attribute value, found {cur.next_token()}")
-    dtype = _parse_element_type(cur) if cur.accept(":") else (
-        dtypes.float64 if "." in m.group() else dtypes.int64)
-    if dtype is dtypes.bool_:
+    if cur.accept(":"):
+        type_ = ScalarType(cur.expect_match(_SCALAR_TYPE, "an element type or index").group())
+    else:
+        type_ = ScalarType("f64" if "." in m.group() else "i64")
+    if type_.name == "i1":
         raise cur.error("write i1 attributes as true or false", start)
+    # index values are 64-bit integers, as on every target Ember compiles for.
+    dtype = dtypes.int64 if type_ == INDEX else type_.dtype
     value = _parse_element(cur, m.group(), dtype, start).item()
-    return float(value) if dtype.is_floating_point else int(value)
+    value = float(value) if dtype.is_floating_point else int(value)
+    return value if type_.name in ("i64", "f64") else ScalarAttr(value, type_)
+
+
+def _print_scalar_attr(attr: ScalarAttr) -> str:
+    """`4 : index`, `0.5 : f32`: the value printed exactly in its own type."""
+    dtype = dtypes.int64 if attr.type == INDEX else attr.type.dtype
+    if dtype is dtypes.bool_:
+        return "true" if attr.value else "false"
+    value = np.array(attr.value).astype(dtype.numpy)[()]
+    return f"{_print_element(value, dtype)} : {attr.type}"
 
 
 def _parse_element_type(cur: Cursor) -> dtypes.DType:
@@ -274,6 +319,7 @@ def print_array(values) -> str:
 
 def parse_array(cur: Cursor) -> tuple:
     """After `array<`."""
+    i32 = cur.peek("i32")
     dtype = _parse_element_type(cur)
     values = []
     if cur.accept(":"):
@@ -284,7 +330,7 @@ def parse_array(cur: Cursor) -> tuple:
             if not cur.accept(","):
                 break
     cur.expect(">", "',' or '>' closing the array")
-    return tuple(values)
+    return I32Array(values) if i32 else tuple(values)
 
 
 # --- dense elements (ndarrays) ---------------------------------------------------------------

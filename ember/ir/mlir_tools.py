@@ -28,3 +28,16 @@ def mlir_opt(text: str, *flags: str, tool: str | None = None) -> str:
     if run.returncode != 0:
         raise ValueError(f"mlir-opt rejected the IR:\n{run.stderr}")
     return run.stdout
+
+
+def mlir_opt_plain(text: str, *flags: str, tool: str | None = None) -> str:
+    """Run plain mlir-opt (no unregistered dialects) on `text`, as loop-level IR must pass:
+    every op must belong to a registered dialect and verify; its output, or ValueError."""
+    tool = tool or find_mlir_opt()
+    if tool is None:
+        raise FileNotFoundError("mlir-opt not found (apt-get install mlir-22-tools)")
+    run = subprocess.run([tool, *flags], input=text, capture_output=True, text=True,
+                         timeout=120)
+    if run.returncode != 0:
+        raise ValueError(f"mlir-opt rejected the IR:\n{run.stderr}")
+    return run.stdout

@@ -28,3 +28,52 @@ class TensorType:
     def __str__(self) -> str:
         dims = "".join(f"{d}x" for d in self.shape)
         return f"tensor<{dims}{self.dtype.mlir}>"
+
+
+@dataclass(frozen=True)
+class ScalarType:
+    """A builtin scalar type of the loop level: `index`, or an element type such as `f32`."""
+
+    name: str  # "index" or an MLIR element type spelling: f16, bf16, f32, f64, i1, i32, i64
+
+    @property
+    def is_index(self) -> bool:
+        return self.name == "index"
+
+    @property
+    def dtype(self) -> DType | None:
+        """The element dtype, or None for `index`."""
+        from ember.ir.dtypes import from_mlir
+
+        return None if self.is_index else from_mlir(self.name)
+
+    def __str__(self) -> str:
+        return self.name
+
+
+INDEX = ScalarType("index")
+
+
+def scalar_type(dtype: DType) -> ScalarType:
+    """The scalar type of `dtype`'s elements."""
+    return ScalarType(dtype.mlir)
+
+
+@dataclass(frozen=True)
+class MemRefType:
+    """A ranked, statically shaped buffer of the loop level, printed `memref<2x3xf32>`."""
+
+    shape: tuple[int, ...]
+    dtype: DType
+
+    @property
+    def rank(self) -> int:
+        return len(self.shape)
+
+    @property
+    def element(self) -> ScalarType:
+        return scalar_type(self.dtype)
+
+    def __str__(self) -> str:
+        dims = "".join(f"{d}x" for d in self.shape)
+        return f"memref<{dims}{self.dtype.mlir}>"

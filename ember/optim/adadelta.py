@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from ember.frontend.ops.creation import zeros_like
-from ember.optim.optimizer import Optimizer, check_differentiable, zero_step
+from ember.optim.optimizer import (Optimizer, check_differentiable, check_non_negative,
+                                   descent_grad, zero_step)
 
 
 class Adadelta(Optimizer):
@@ -14,14 +15,10 @@ class Adadelta(Optimizer):
                  weight_decay: float = 0, foreach: bool | None = None, *,
                  capturable: bool = False, maximize: bool = False,
                  differentiable: bool = False) -> None:
-        if lr < 0.0:
-            raise ValueError(f"Invalid learning rate: {lr}")
+        check_non_negative(lr=lr)
         if not 0.0 <= rho <= 1.0:
             raise ValueError(f"Invalid rho value: {rho}")
-        if eps < 0.0:
-            raise ValueError(f"Invalid epsilon value: {eps}")
-        if weight_decay < 0.0:
-            raise ValueError(f"Invalid weight_decay value: {weight_decay}")
+        check_non_negative(eps=eps, weight_decay=weight_decay)
         check_differentiable(differentiable)
         # capturable and foreach select PyTorch kernels; kept so state dicts match torch's.
         defaults = {"lr": lr, "rho": rho, "eps": eps, "weight_decay": weight_decay,
@@ -36,10 +33,8 @@ class Adadelta(Optimizer):
             state["step"] = zero_step()
             state["square_avg"] = zeros_like(p)
             state["acc_delta"] = zeros_like(p)
-        grad = -p.grad if group["maximize"] else p.grad
+        grad = descent_grad(p, group)
         state["step"].add_(1)
-        if group["weight_decay"] != 0:
-            grad = grad.add(p, alpha=group["weight_decay"])
         square_avg, acc_delta = state["square_avg"], state["acc_delta"]
         square_avg.mul_(rho).addcmul_(grad, grad, value=1 - rho)
         std = square_avg.add(eps).sqrt_()

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from ember.frontend.ops.creation import full_like
-from ember.optim.optimizer import Optimizer, check_differentiable, zero_step
+from ember.optim.optimizer import (Optimizer, check_differentiable, check_non_negative,
+                                   descent_grad, zero_step)
 
 
 class Adagrad(Optimizer):
@@ -13,17 +14,8 @@ class Adagrad(Optimizer):
                  initial_accumulator_value: float = 0, eps: float = 1e-10,
                  foreach: bool | None = None, *, maximize: bool = False,
                  differentiable: bool = False, fused: bool | None = None) -> None:
-        if lr < 0.0:
-            raise ValueError(f"Invalid learning rate: {lr}")
-        if lr_decay < 0.0:
-            raise ValueError(f"Invalid lr_decay value: {lr_decay}")
-        if weight_decay < 0.0:
-            raise ValueError(f"Invalid weight_decay value: {weight_decay}")
-        if initial_accumulator_value < 0.0:
-            raise ValueError(f"Invalid initial_accumulator_value value: "
-                             f"{initial_accumulator_value}")
-        if eps < 0.0:
-            raise ValueError(f"Invalid epsilon value: {eps}")
+        check_non_negative(lr=lr, lr_decay=lr_decay, weight_decay=weight_decay,
+                           initial_accumulator_value=initial_accumulator_value, eps=eps)
         check_differentiable(differentiable)
         # foreach and fused select PyTorch kernels; kept so state dicts match torch's.
         defaults = {"lr": lr, "lr_decay": lr_decay, "eps": eps, "weight_decay": weight_decay,
@@ -46,11 +38,9 @@ class Adagrad(Optimizer):
         if not state:
             # A parameter added later with add_param_group.
             self._init_state(p)
-        grad = -p.grad if group["maximize"] else p.grad
+        grad = descent_grad(p, group)
         step = state["step"]
         step.add_(1)
-        if group["weight_decay"] != 0:
-            grad = grad.add(p, alpha=group["weight_decay"])
         # A tensor, so that the step count is never read on the host.
         clr = group["lr"] / (1 + (step.double() - 1) * group["lr_decay"])
         state["sum"].addcmul_(grad, grad, value=1)

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from ember.frontend.ops.creation import zeros_like
 from ember.frontend.ops.elementwise import maximum
-from ember.optim.optimizer import Optimizer, check_differentiable, zero_step
+from ember.optim.optimizer import (Optimizer, check_differentiable, check_non_negative,
+                                   descent_grad, zero_step)
 
 
 class Adam(Optimizer):
@@ -16,16 +17,12 @@ class Adam(Optimizer):
                  foreach: bool | None = None, maximize: bool = False, capturable: bool = False,
                  differentiable: bool = False, fused: bool | None = None,
                  decoupled_weight_decay: bool = False) -> None:
-        if lr < 0.0:
-            raise ValueError(f"Invalid learning rate: {lr}")
-        if eps < 0.0:
-            raise ValueError(f"Invalid epsilon value: {eps}")
+        check_non_negative(lr=lr, eps=eps)
         if not 0.0 <= betas[0] < 1.0:
             raise ValueError(f"Invalid beta parameter at index 0: {betas[0]}")
         if not 0.0 <= betas[1] < 1.0:
             raise ValueError(f"Invalid beta parameter at index 1: {betas[1]}")
-        if weight_decay < 0.0:
-            raise ValueError(f"Invalid weight_decay value: {weight_decay}")
+        check_non_negative(weight_decay=weight_decay)
         check_differentiable(differentiable)
         # foreach, capturable and fused select PyTorch kernels; Ember's single update is always
         # capturable (no host reads). They are kept so that state dicts match torch's.
@@ -44,14 +41,12 @@ class Adam(Optimizer):
             state["exp_avg_sq"] = zeros_like(p)
             if group["amsgrad"]:
                 state["max_exp_avg_sq"] = zeros_like(p)
-        grad = -p.grad if group["maximize"] else p.grad
+        decoupled = group["decoupled_weight_decay"]
+        grad = descent_grad(p, group, l2=not decoupled)
         exp_avg, exp_avg_sq = state["exp_avg"], state["exp_avg_sq"]
         state["step"].add_(1)
-        if wd != 0:
-            if group["decoupled_weight_decay"]:
-                p.mul_(1 - lr * wd)
-            else:
-                grad = grad.add(p, alpha=wd)
+        if decoupled and wd != 0:
+            p.mul_(1 - lr * wd)
         exp_avg.lerp_(grad, 1 - beta1)
         exp_avg_sq.mul_(beta2).addcmul_(grad, grad, value=1 - beta2)
         # The bias corrections stay tensors (the step count is never read on the host, so the

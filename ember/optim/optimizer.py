@@ -9,6 +9,7 @@ from copy import deepcopy
 from itertools import chain
 from typing import Any, Callable, Iterable
 
+from ember.frontend.autograd.zero_grad import zero_grads
 from ember.frontend.grad_mode import enable_grad, no_grad
 from ember.frontend.ops.creation import get_default_dtype, tensor
 from ember.frontend.tensor import Tensor
@@ -88,18 +89,7 @@ class Optimizer:
 
     def zero_grad(self, set_to_none: bool = True) -> None:
         """Reset the gradients of every optimized parameter: to None, or zeroed in place."""
-        for group in self.param_groups:
-            for p in group["params"]:
-                if p.grad is None:
-                    continue
-                if set_to_none:
-                    p.grad = None
-                else:
-                    if p.grad.grad_fn is not None:
-                        p.grad.detach_()
-                    else:
-                        p.grad.requires_grad_(False)
-                    p.grad.zero_()
+        zero_grads(chain.from_iterable(g["params"] for g in self.param_groups), set_to_none)
 
     def step(self, closure: Callable[[], Any] | None = None):
         """Update every parameter that has a gradient once; returns the loss from `closure`.
@@ -213,3 +203,22 @@ def check_differentiable(differentiable: bool) -> None:
     if differentiable:
         raise NotImplementedError("ember.optim: differentiable=True is not supported (optimizer "
                                   "steps are not recorded by autograd)")
+
+
+_LABELS = {"lr": "learning rate", "eps": "epsilon value"}
+
+
+def check_non_negative(**hyperparameters: float) -> None:
+    """Raise PyTorch's ValueError for the first of `hyperparameters` (in order) below zero."""
+    for name, value in hyperparameters.items():
+        if value < 0.0:
+            raise ValueError(f"Invalid {_LABELS.get(name, name + ' value')}: {value}")
+
+
+def descent_grad(p: Tensor, group: dict[str, Any], l2: bool = True) -> Tensor:
+    """p's gradient to descend: negated when the group maximizes, plus weight_decay * p when
+    `l2` (decoupled weight decay is the optimizer's own)."""
+    grad = -p.grad if group["maximize"] else p.grad
+    if l2 and group["weight_decay"] != 0:
+        grad = grad.add(p, alpha=group["weight_decay"])
+    return grad

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from ember.frontend.ops.creation import zeros_like
-from ember.optim.optimizer import Optimizer, check_differentiable, zero_step
+from ember.optim.optimizer import (Optimizer, check_differentiable, check_non_negative,
+                                   descent_grad, zero_step)
 
 
 class RMSprop(Optimizer):
@@ -14,16 +15,8 @@ class RMSprop(Optimizer):
                  weight_decay: float = 0, momentum: float = 0, centered: bool = False,
                  capturable: bool = False, foreach: bool | None = None, maximize: bool = False,
                  differentiable: bool = False) -> None:
-        if lr < 0.0:
-            raise ValueError(f"Invalid learning rate: {lr}")
-        if eps < 0.0:
-            raise ValueError(f"Invalid epsilon value: {eps}")
-        if momentum < 0.0:
-            raise ValueError(f"Invalid momentum value: {momentum}")
-        if weight_decay < 0.0:
-            raise ValueError(f"Invalid weight_decay value: {weight_decay}")
-        if alpha < 0.0:
-            raise ValueError(f"Invalid alpha value: {alpha}")
+        check_non_negative(lr=lr, eps=eps, momentum=momentum, weight_decay=weight_decay,
+                           alpha=alpha)
         check_differentiable(differentiable)
         # capturable and foreach select PyTorch kernels; kept so state dicts match torch's.
         defaults = {"lr": lr, "momentum": momentum, "alpha": alpha, "eps": eps,
@@ -42,10 +35,8 @@ class RMSprop(Optimizer):
                 state["momentum_buffer"] = zeros_like(p)
             if group["centered"]:
                 state["grad_avg"] = zeros_like(p)
-        grad = -p.grad if group["maximize"] else p.grad
+        grad = descent_grad(p, group)
         state["step"].add_(1)
-        if group["weight_decay"] != 0:
-            grad = grad.add(p, alpha=group["weight_decay"])
         square_avg = state["square_avg"]
         square_avg.mul_(alpha).addcmul_(grad, grad, value=1 - alpha)
         if group["centered"]:

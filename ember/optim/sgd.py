@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from ember.optim.optimizer import Optimizer, check_differentiable
+from ember.optim.optimizer import (Optimizer, check_differentiable, check_non_negative,
+                                   descent_grad)
 
 
 class SGD(Optimizer):
@@ -13,12 +14,7 @@ class SGD(Optimizer):
                  weight_decay: float = 0, nesterov: bool = False, *, maximize: bool = False,
                  foreach: bool | None = None, differentiable: bool = False,
                  fused: bool | None = None) -> None:
-        if lr < 0.0:
-            raise ValueError(f"Invalid learning rate: {lr}")
-        if momentum < 0.0:
-            raise ValueError(f"Invalid momentum value: {momentum}")
-        if weight_decay < 0.0:
-            raise ValueError(f"Invalid weight_decay value: {weight_decay}")
+        check_non_negative(lr=lr, momentum=momentum, weight_decay=weight_decay)
         if nesterov and (momentum <= 0 or dampening != 0):
             raise ValueError("Nesterov momentum requires a momentum and zero dampening")
         check_differentiable(differentiable)
@@ -29,10 +25,8 @@ class SGD(Optimizer):
         super().__init__(params, defaults)
 
     def _update(self, p, group) -> None:
-        lr, momentum, wd = group["lr"], group["momentum"], group["weight_decay"]
-        grad = -p.grad if group["maximize"] else p.grad
-        if wd != 0:
-            grad = grad.add(p, alpha=wd)
+        lr, momentum = group["lr"], group["momentum"]
+        grad = descent_grad(p, group)
         if momentum != 0:
             state = self.state[p]
             buf = state.get("momentum_buffer")

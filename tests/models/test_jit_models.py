@@ -5,100 +5,17 @@ import numpy as np
 import pytest
 
 import ember
-import ember.nn as nn
 import ember.nn.functional as F
 import ember.optim as optim
+from model_zoo import MODELS, batch, build, train_step
 
 ATOL = 1e-5
 RTOL = 1e-4
-BATCH = 4
-CLASSES = 3
-
-
-class MLP(nn.Module):
-    def __init__(self):
-        super().__init__()
-        self.net = nn.Sequential(nn.Flatten(), nn.Linear(12, 16), nn.ReLU(), nn.Linear(16, 16),
-                                 nn.Tanh(), nn.Linear(16, CLASSES))
-
-    def forward(self, x):
-        return self.net(x)
-
-
-class DropoutCNN(nn.Module):
-    def __init__(self):
-        super().__init__()
-        self.conv1 = nn.Conv2d(1, 4, 3, padding=1)
-        self.conv2 = nn.Conv2d(4, 8, 3, padding=1)
-        self.dropout = nn.Dropout(0.25)
-        self.fc = nn.Linear(8 * 3 * 3, CLASSES)
-
-    def forward(self, x):
-        x = F.max_pool2d(F.relu(self.conv1(x)), 2)
-        x = F.max_pool2d(F.relu(self.conv2(x)), 2)
-        x = self.dropout(ember.flatten(x, 1))
-        return self.fc(x)
-
-
-class BatchNormCNN(nn.Module):
-    def __init__(self):
-        super().__init__()
-        self.conv = nn.Conv2d(1, 4, 3, padding=1)
-        self.bn = nn.BatchNorm2d(4)
-        self.fc = nn.Linear(4 * 6 * 6, CLASSES)
-
-    def forward(self, x):
-        x = F.max_pool2d(F.relu(self.bn(self.conv(x))), 2)
-        return self.fc(ember.flatten(x, 1))
-
-
-class LSTMClassifier(nn.Module):
-    def __init__(self):
-        super().__init__()
-        self.lstm = nn.LSTM(5, 8, batch_first=True)
-        self.fc = nn.Linear(8, CLASSES)
-
-    def forward(self, x):
-        _, (h, _) = self.lstm(x)
-        return self.fc(h[-1])
-
-
-class TransformerClassifier(nn.Module):
-    def __init__(self):
-        super().__init__()
-        layer = nn.TransformerEncoderLayer(d_model=16, nhead=2, dim_feedforward=32,
-                                           dropout=0.1, batch_first=True)
-        self.encoder = nn.TransformerEncoder(layer, num_layers=2)
-        self.fc = nn.Linear(16, CLASSES)
-
-    def forward(self, x):
-        return self.fc(self.encoder(x).mean(1))
-
-
-MODELS = {
-    "mlp": (MLP, (3, 4)),
-    "dropout_cnn": (DropoutCNN, (1, 12, 12)),
-    "batchnorm_cnn": (BatchNormCNN, (1, 12, 12)),
-    "lstm": (LSTMClassifier, (6, 5)),
-    "transformer": (TransformerClassifier, (5, 16)),
-}
 
 OPTIMIZERS = {
     "sgd": lambda params: optim.SGD(params, lr=0.05, momentum=0.9),
     "adam": lambda params: optim.Adam(params, lr=0.01),
 }
-
-
-def _build(name, seed=1):
-    cls, _ = MODELS[name]
-    ember.manual_seed(seed)
-    return cls()
-
-
-def _batch(name, seed):
-    _, shape = MODELS[name]
-    ember.manual_seed(100 + seed)
-    return ember.randn(BATCH, *shape), ember.randint(0, CLASSES, (BATCH,))
 
 
 def _close(got, expected, what):
@@ -112,13 +29,13 @@ def _grads(model):
 
 @pytest.mark.parametrize("name", list(MODELS))
 def test_compiled_forward_matches_eager(name):
-    eager, model = _build(name), _build(name)
+    eager, model = build(name), build(name)
     compiled = ember.jit(model)
     for mode in ("train", "eval"):
         eager.train(mode == "train")
         model.train(mode == "train")
         for step in range(2):
-            x, _ = _batch(name, step)
+            x, _ = batch(name, step)
             ember.manual_seed(7 + step)
             expected = eager(x)
             ember.manual_seed(7 + step)
@@ -132,10 +49,10 @@ def test_compiled_forward_matches_eager(name):
 
 @pytest.mark.parametrize("name", list(MODELS))
 def test_compiled_forward_derived_backward_matches_eager(name):
-    eager, model = _build(name), _build(name)
+    eager, model = build(name), build(name)
     compiled = ember.jit(model)
     for step in range(2):
-        x, y = _batch(name, step)
+        x, y = batch(name, step)
         for m, forward in ((eager, eager), (model, compiled)):
             m.zero_grad()
             ember.manual_seed(11 + step)
@@ -145,14 +62,6 @@ def test_compiled_forward_derived_backward_matches_eager(name):
         for n in expected:
             _close(got[n], expected[n], f"{name} step {step} grad of {n}")
     assert compiled._jit.trace_count == 1
-
-
-def _train_step(model, optimizer, x, y):
-    optimizer.zero_grad()
-    loss = F.cross_entropy(model(x), y)
-    loss.backward()
-    optimizer.step()
-    return loss.detach()
 
 
 def _optimizer_state(optimizer, model):
@@ -167,17 +76,17 @@ def _optimizer_state(optimizer, model):
 @pytest.mark.parametrize("opt", list(OPTIMIZERS))
 @pytest.mark.parametrize("name", list(MODELS))
 def test_compiled_training_step_matches_eager(name, opt):
-    eager, model = _build(name), _build(name)
+    eager, model = build(name), build(name)
     eager_opt, opt_ = OPTIMIZERS[opt](eager.parameters()), OPTIMIZERS[opt](model.parameters())
 
     def step(x, y):
-        return _train_step(model, opt_, x, y)
+        return train_step(model, opt_, x, y)
 
     compiled = ember.jit(step)
-    batches = [_batch(name, i) for i in range(5)]
+    batches = [batch(name, i) for i in range(5)]
 
     ember.manual_seed(42)
-    eager_losses = [_train_step(eager, eager_opt, x, y).item() for x, y in batches]
+    eager_losses = [train_step(eager, eager_opt, x, y).item() for x, y in batches]
     ember.manual_seed(42)
     losses = [compiled(x, y).item() for x, y in batches]
 
@@ -203,10 +112,10 @@ def test_compiled_training_step_matches_eager(name, opt):
 def test_compiled_training_step_after_loading_a_checkpoint(opt, tmp_path):
     """load_state_dict replaces the optimizer's state tensors: the compiled step must use the
     new ones, so replaying the same batches from a checkpoint reproduces the same run."""
-    model = _build("mlp")
+    model = build("mlp")
     optimizer = OPTIMIZERS[opt](model.parameters())
-    compiled = ember.jit(lambda x, y: _train_step(model, optimizer, x, y))
-    batches = [_batch("mlp", i) for i in range(5)]
+    compiled = ember.jit(lambda x, y: train_step(model, optimizer, x, y))
+    batches = [batch("mlp", i) for i in range(5)]
     for x, y in batches[:2]:
         compiled(x, y)
     path = tmp_path / "checkpoint.safetensors"

@@ -131,3 +131,20 @@ def test_dce_leaves_no_dead_ops_and_cse_no_duplicates(module):
     assert all(r in used for op in body for r in op.results)
     keys = [op_key(op) for op in body if op.results]
     assert len(keys) == len(set(keys))
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(module=graphs(), seed=st.integers(0, 2 ** 16))
+def test_full_jit_pipeline_preserves_semantics(module, seed):
+    """The whole default pipeline (fusion, scheduling and memory planning included)."""
+    from ember.frontend.jit import DEFAULT_PIPELINE
+
+    verify(module)
+    inputs = _inputs(module, seed)
+    expected = run_function(functions(module)[0], inputs)
+    transformed = PassManager(DEFAULT_PIPELINE).run(parse(str(module)))
+    actual = run_function(functions(transformed)[0], inputs)
+    for e, a in zip(expected, actual):
+        assert a.dtype == e.dtype and a.shape == e.shape
+        np.testing.assert_allclose(a.astype(np.float64), e.astype(np.float64),
+                                   rtol=1e-6, atol=1e-6, equal_nan=True)

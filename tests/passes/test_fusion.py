@@ -4,70 +4,16 @@ Every graph is traced with `ember.jit(...).lower(...)`, parsed, and checked befo
 fusion with the reference interpreter on the same random inputs.
 """
 
-import sys
-from pathlib import Path
-
 import numpy as np
 import pytest
 
-import ember
-import ember.nn.functional as F
-import ember.optim as optim
 from ember.ir import VerifyError, parse, print_operation, verify
 from ember.ir.core import functions
 from ember.passes import PassManager
 from ember.passes.fusion import kernel_count
 from ember.runtime.interpreter import run_function
-
-sys.path.insert(0, str(Path(__file__).parents[1] / "models"))
-from test_jit_models import _batch, _build, _train_step  # noqa: E402
-
-CLASSES = 3  # the models' class count: integer inputs (labels, seeds) are drawn below it
-
-
-def _forward(fn, *args):
-    """The forward graph of `fn(*args)`, traced without autograd and parsed back."""
-    with ember.no_grad():
-        return parse(ember.jit(fn).lower(*args).as_text("graph"))
-
-
-def _train_graph(name, make_optimizer):
-    """The graph of one compiled training step of model `name` (with optimizer state)."""
-    model = _build(name)
-    optimizer = make_optimizer(model.parameters())
-    step = ember.jit(lambda x, y: _train_step(model, optimizer, x, y))
-    x, y = _batch(name, 0)
-    step(x, y)  # the second specialisation holds the optimizer state, as a real run does
-    return parse(step.lower(x, y).as_text("graph"))  # one graph: backward is traced inline
-
-
-def _softmax():
-    return _forward(lambda x: F.softmax(x, dim=-1), ember.randn(4, 10))
-
-
-def _layer_norm():
-    w, b = ember.randn(10), ember.randn(10)
-    return _forward(lambda x: F.layer_norm(x, (10,), w, b), ember.randn(4, 10))
-
-
-def _cross_entropy():
-    return _forward(F.cross_entropy, ember.randn(4, CLASSES), ember.randint(0, CLASSES, (4,)))
-
-
-def _transformer():
-    model = _build("transformer").eval()
-    return _forward(model, _batch("transformer", 0)[0])
-
-
-GRAPHS = {
-    "softmax": _softmax,
-    "layer_norm": _layer_norm,
-    "cross_entropy": _cross_entropy,
-    "mlp_step": lambda: _train_graph("mlp", lambda p: optim.SGD(p, lr=0.05, momentum=0.9)),
-    "cnn_step": lambda: _train_graph("dropout_cnn", lambda p: optim.Adam(p, lr=0.01)),
-    "transformer": _transformer,
-}
-MODELS = ("mlp_step", "cnn_step", "transformer")
+from model_zoo import CLASSES
+from traced_graphs import GRAPHS, MODELS
 
 
 def _ember_ops(module):

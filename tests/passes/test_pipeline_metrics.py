@@ -1,9 +1,6 @@
 """The default jit pipeline on three real graphs, with the numbers it must achieve recorded:
 kernels after fusion, planned peak memory, and bytes saved for backward under the min-cut."""
 
-import sys
-from pathlib import Path
-
 import pytest
 
 import ember
@@ -14,10 +11,8 @@ from ember.passes import PassManager
 from ember.passes.fusion import kernel_count
 from ember.passes.memory_plan import eager_live_bytes
 from ember.passes.partition import combine, partition_module, saved_bytes
-
-sys.path.insert(0, str(Path(__file__).parent))
-from test_fusion import GRAPHS, MODELS  # noqa: E402
-from test_jit_models import _batch, _build  # noqa: E402
+from model_zoo import batch, build
+from traced_graphs import GRAPHS, MODELS
 
 PRIMITIVE_OPS_EXCLUDED = ("ember.fusion", "ember.yield")
 
@@ -45,9 +40,9 @@ def test_full_pipeline_kernels_and_memory(name, capsys):
 
 def _forward_backward(name: str):
     """Traced forward and derived backward graphs of a model whose parameters need grads."""
-    model = _build(name)
+    model = build(name)
     fn = ember.jit(lambda x: model(x).sum(), passes="")
-    x = _batch(name, 0)[0]
+    x = batch(name, 0)[0]
     forward, backward = (parse(str(m)) for m in fn.lower(x).graphs["graph"])
     n_cotangents = 1
     n_residuals = len(functions(backward)[0].regions[0].blocks[0].arguments) - n_cotangents

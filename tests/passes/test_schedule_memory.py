@@ -1,9 +1,6 @@
 """`schedule` and `memory-plan` on graphs of real models (an MLP and a CNN training step, a
 transformer forward and its backward): same results, lower or equal peaks, and legal plans."""
 
-import sys
-from pathlib import Path
-
 import numpy as np
 import pytest
 
@@ -15,21 +12,19 @@ from ember.passes import PassManager
 from ember.passes.memory_plan import (BUFFER_ATTR, BUFFERS_ATTR, PEAK_ATTR, body,
                                       eager_live_bytes, live_ranges, peak_live_bytes, plan_memory)
 from ember.runtime.interpreter import run_function
-
-sys.path.insert(0, str(Path(__file__).parents[1] / "models"))
-from test_jit_models import _batch, _build, _train_step  # noqa: E402  (model zoo of the suite)
+from model_zoo import batch, build, train_step
 
 
 def _training_step(name):
-    model = _build(name)
+    model = build(name)
     optimizer = optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
-    x, y = _batch(name, 0)
-    return ember.jit(lambda x, y: _train_step(model, optimizer, x, y)).lower(x, y)
+    x, y = batch(name, 0)
+    return ember.jit(lambda x, y: train_step(model, optimizer, x, y)).lower(x, y)
 
 
 def _transformer_forward():
-    model = _build("transformer")
-    x, _ = _batch("transformer", 0)
+    model = build("transformer")
+    x, _ = batch("transformer", 0)
     return ember.jit(model).lower(x)  # training mode: a forward graph and a backward graph
 
 

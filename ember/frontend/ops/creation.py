@@ -22,7 +22,8 @@ def get_default_dtype() -> dtypes.DType:
 def set_default_dtype(dtype: dtypes.DType) -> None:
     """Make `dtype` (float32 or float64) the default floating-point dtype."""
     if dtype not in (dtypes.float32, dtypes.float64):
-        raise TypeError(f"ember.set_default_dtype: only float32 and float64 are supported, got {dtype}")
+        raise TypeError(f"ember.set_default_dtype: only float32 and float64 are supported, "
+                        f"got {dtype}")
     _default_dtype[0] = dtype
 
 
@@ -84,7 +85,8 @@ def tensor(data, dtype: dtypes.DType | None = None, device=None,
         raise TypeError(f"ember.tensor: cannot make a tensor from {type(data).__name__} "
                         f"(NumPy dtype {array.dtype})")
     dtype = dtype or _infer_dtype(array, data)
-    return _finish(Tensor._wrap(np.array(array, dtype=dtype.numpy, copy=True)), requires_grad, device)
+    return _finish(Tensor._wrap(np.array(array, dtype=dtype.numpy, copy=True)), requires_grad,
+                   device)
 
 
 def as_tensor(data, dtype: dtypes.DType | None = None, device=None) -> Tensor:

@@ -22,7 +22,8 @@ def _axes(x: Tensor, dim, op: str) -> tuple[int, ...]:
     dims = dim if isinstance(dim, (tuple, list)) else [dim]
     axes = tuple(sorted({_wrap_dim(d, x.ndim, op) for d in dims}))
     if len(axes) != len(dims):
-        raise RuntimeError(f"ember.{op}: dim {list(dims)} appears multiple times in the list of dims")
+        raise RuntimeError(f"ember.{op}: dim {list(dims)} appears multiple times in the list "
+                           f"of dims")
     return axes if x.ndim else ()
 
 

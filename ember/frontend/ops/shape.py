@@ -69,7 +69,8 @@ def flatten(x: Tensor, start_dim: int = 0, end_dim: int = -1) -> Tensor:
         return reshape(x, 1)
     start, end = _wrap_dim(start_dim, x.ndim, "flatten"), _wrap_dim(end_dim, x.ndim, "flatten")
     if start > end:
-        raise ShapeError(f"ember.flatten: start_dim {start_dim} cannot come after end_dim {end_dim}")
+        raise ShapeError(f"ember.flatten: start_dim {start_dim} cannot come after end_dim "
+                         f"{end_dim}")
     shape = x.shape[:start] + (math.prod(x.shape[start:end + 1]),) + x.shape[end + 1:]
     return reshape(x, shape)
 
@@ -119,7 +120,8 @@ def transpose(x: Tensor, dim0: int, dim1: int) -> Tensor:
 def t(x: Tensor) -> Tensor:
     """Transpose of a matrix (vectors and scalars unchanged)."""
     if x.ndim > 2:
-        raise ShapeError(f"ember.t: expects a tensor with <= 2 dimensions, got shape {tuple(x.shape)}")
+        raise ShapeError(f"ember.t: expects a tensor with <= 2 dimensions, got shape "
+                         f"{tuple(x.shape)}")
     return transpose(x, 0, 1) if x.ndim == 2 else x
 
 

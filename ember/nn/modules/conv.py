@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import math
+from typing import Callable
 
 from ember.frontend.ops.creation import empty
 from ember.frontend.tensor import Tensor
-from ember.nn import init
 from ember.nn.functional.conv import conv1d, conv2d, conv_transpose2d, ntuple, same_padding
 from ember.nn.functional.vision import pad
+from ember.nn.modules.layer_parameters import register_optional_parameter, reset_kaiming_uniform
 from ember.nn.modules.module import Module
 from ember.nn.parameter import Parameter
 
@@ -65,19 +65,12 @@ class _ConvNd(Module):
         shape = (in_channels, out_channels // groups) if self._transposed \
             else (out_channels, in_channels // groups)
         self.weight = Parameter(empty(shape + self.kernel_size, dtype=dtype, device=device))
-        if bias:
-            self.bias = Parameter(empty(out_channels, dtype=dtype, device=device))
-        else:
-            self.register_parameter("bias", None)
+        register_optional_parameter(self, "bias", bias, out_channels, dtype, device)
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
         """Kaiming-uniform weights (a=sqrt(5)) and U(-1/sqrt(fan_in), 1/sqrt(fan_in)) bias."""
-        init.kaiming_uniform_(self.weight, a=math.sqrt(5))
-        if self.bias is not None:
-            fan_in, _ = init._calculate_fan_in_and_fan_out(self.weight)
-            bound = 1 / math.sqrt(fan_in) if fan_in > 0 else 0
-            init.uniform_(self.bias, -bound, bound)
+        reset_kaiming_uniform(self.weight, self.bias)
 
     def _padded(self, x: Tensor) -> tuple[Tensor, object]:
         """The input and the conv padding: non-zero modes pad the input here, the conv none."""
@@ -104,38 +97,35 @@ class _ConvNd(Module):
         return s
 
 
-class Conv1d(_ConvNd):
+class _Conv(_ConvNd):
+    """A forward convolution: Conv1d and Conv2d differ only in `_dims` and `_conv`."""
+
+    _conv: Callable[..., Tensor]
+
+    def __init__(self, in_channels: int, out_channels: int, kernel_size, stride=1, padding=0,
+                 dilation=1, groups: int = 1, bias: bool = True, padding_mode: str = "zeros",
+                 device=None, dtype=None) -> None:
+        super().__init__(in_channels, out_channels, kernel_size, stride, padding, dilation,
+                         groups, bias, padding_mode, device=device, dtype=dtype)
+
+    def forward(self, x: Tensor) -> Tensor:
+        x, padding = self._padded(x)
+        return self._conv(x, self.weight, self.bias, self.stride, padding, self.dilation,
+                          self.groups)
+
+
+class Conv1d(_Conv):
     """1-D convolution over (N, C, L) input."""
 
     _dims = 1
-
-    def __init__(self, in_channels: int, out_channels: int, kernel_size, stride=1, padding=0,
-                 dilation=1, groups: int = 1, bias: bool = True, padding_mode: str = "zeros",
-                 device=None, dtype=None) -> None:
-        super().__init__(in_channels, out_channels, kernel_size, stride, padding, dilation,
-                         groups, bias, padding_mode, device=device, dtype=dtype)
-
-    def forward(self, x: Tensor) -> Tensor:
-        x, padding = self._padded(x)
-        return conv1d(x, self.weight, self.bias, self.stride, padding, self.dilation,
-                      self.groups)
+    _conv = staticmethod(conv1d)
 
 
-class Conv2d(_ConvNd):
+class Conv2d(_Conv):
     """2-D convolution over (N, C, H, W) input."""
 
     _dims = 2
-
-    def __init__(self, in_channels: int, out_channels: int, kernel_size, stride=1, padding=0,
-                 dilation=1, groups: int = 1, bias: bool = True, padding_mode: str = "zeros",
-                 device=None, dtype=None) -> None:
-        super().__init__(in_channels, out_channels, kernel_size, stride, padding, dilation,
-                         groups, bias, padding_mode, device=device, dtype=dtype)
-
-    def forward(self, x: Tensor) -> Tensor:
-        x, padding = self._padded(x)
-        return conv2d(x, self.weight, self.bias, self.stride, padding, self.dilation,
-                      self.groups)
+    _conv = staticmethod(conv2d)
 
 
 class ConvTranspose2d(_ConvNd):

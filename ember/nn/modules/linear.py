@@ -8,6 +8,7 @@ from ember.frontend.ops.creation import empty
 from ember.frontend.tensor import Tensor
 from ember.nn import init
 from ember.nn.functional.linear import bilinear, linear
+from ember.nn.modules.layer_parameters import register_optional_parameter, reset_kaiming_uniform
 from ember.nn.modules.module import Module
 from ember.nn.parameter import Parameter
 
@@ -31,18 +32,12 @@ class Linear(Module):
         self.in_features = in_features
         self.out_features = out_features
         self.weight = Parameter(empty(out_features, in_features, dtype=dtype, device=device))
-        if bias:
-            self.bias = Parameter(empty(out_features, dtype=dtype, device=device))
-        else:
-            self.register_parameter("bias", None)
+        register_optional_parameter(self, "bias", bias, out_features, dtype, device)
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
         """Kaiming-uniform weights (a=sqrt(5)) and U(-1/sqrt(fan_in), 1/sqrt(fan_in)) bias."""
-        init.kaiming_uniform_(self.weight, a=math.sqrt(5))
-        if self.bias is not None:
-            bound = 1 / math.sqrt(self.in_features) if self.in_features > 0 else 0
-            init.uniform_(self.bias, -bound, bound)
+        reset_kaiming_uniform(self.weight, self.bias)
 
     def forward(self, x: Tensor) -> Tensor:
         return linear(x, self.weight, self.bias)
@@ -63,10 +58,7 @@ class Bilinear(Module):
         self.out_features = out_features
         self.weight = Parameter(empty(out_features, in1_features, in2_features, dtype=dtype,
                                       device=device))
-        if bias:
-            self.bias = Parameter(empty(out_features, dtype=dtype, device=device))
-        else:
-            self.register_parameter("bias", None)
+        register_optional_parameter(self, "bias", bias, out_features, dtype, device)
         self.reset_parameters()
 
     def reset_parameters(self) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import OrderedDict, namedtuple
 from typing import Any, Callable, Iterator
 
+from ember.frontend.autograd.zero_grad import zero_grads
 from ember.frontend.grad_mode import no_grad
 from ember.frontend.tensor import Tensor
 from ember.nn.parameter import Parameter
@@ -281,18 +282,7 @@ class Module:
 
     def zero_grad(self, set_to_none: bool = True) -> None:
         """Clear every parameter's gradient (to None by default)."""
-        for p in self.parameters():
-            if p.grad is None:
-                continue
-            if set_to_none:
-                p.grad = None
-            else:
-                # The same tensor is zeroed, as in PyTorch: references to p.grad stay valid.
-                if p.grad.grad_fn is not None:
-                    p.grad.detach_()
-                else:
-                    p.grad.requires_grad_(False)
-                p.grad.zero_()
+        zero_grads(self.parameters(), set_to_none)
 
     def apply(self, fn: Callable[["Module"], None]) -> "Module":
         """Call fn on every descendant, then on this module."""

@@ -5,13 +5,19 @@ from __future__ import annotations
 from typing import Sequence
 
 from ember.frontend.grad_mode import no_grad
-from ember.frontend.ops.creation import empty, ones, tensor, zeros
+from ember.frontend.ops.creation import ones, tensor, zeros
 from ember.frontend.tensor import Tensor
 from ember.ir import dtypes
-from ember.nn import init
 from ember.nn.functional.normalization import batch_norm, group_norm, layer_norm
+from ember.nn.modules.layer_parameters import register_optional_parameter, reset_affine
 from ember.nn.modules.module import Module
-from ember.nn.parameter import Parameter
+
+
+def _affine_parameters(module: Module, shape, affine: bool, bias: bool, dtype,
+                       device) -> None:
+    """Register `weight` and `bias` of `shape` (None when not affine, or without bias)."""
+    register_optional_parameter(module, "weight", affine, shape, dtype, device)
+    register_optional_parameter(module, "bias", affine and bias, shape, dtype, device)
 
 
 class LayerNorm(Module):
@@ -26,23 +32,12 @@ class LayerNorm(Module):
         self.normalized_shape = shape
         self.eps = eps
         self.elementwise_affine = elementwise_affine
-        if elementwise_affine:
-            self.weight = Parameter(empty(shape, dtype=dtype, device=device))
-            if bias:
-                self.bias = Parameter(empty(shape, dtype=dtype, device=device))
-            else:
-                self.register_parameter("bias", None)
-        else:
-            self.register_parameter("weight", None)
-            self.register_parameter("bias", None)
+        _affine_parameters(self, shape, elementwise_affine, bias, dtype, device)
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
         """Scale 1, shift 0."""
-        if self.weight is not None:
-            init.ones_(self.weight)
-        if self.bias is not None:
-            init.zeros_(self.bias)
+        reset_affine(self.weight, self.bias)
 
     def forward(self, x: Tensor) -> Tensor:
         return layer_norm(x, self.normalized_shape, self.weight, self.bias, self.eps)
@@ -50,20 +45,6 @@ class LayerNorm(Module):
     def extra_repr(self) -> str:
         return (f"{self.normalized_shape}, eps={self.eps}, "
                 f"elementwise_affine={self.elementwise_affine}, bias={self.bias is not None}")
-
-
-def _affine_parameters(module: Module, channels: int, affine: bool, bias: bool, dtype,
-                       device) -> None:
-    """Register per-channel `weight` and `bias` (None when not affine, or without bias)."""
-    if affine:
-        module.weight = Parameter(empty(channels, dtype=dtype, device=device))
-        if bias:
-            module.bias = Parameter(empty(channels, dtype=dtype, device=device))
-        else:
-            module.register_parameter("bias", None)
-    else:
-        module.register_parameter("weight", None)
-        module.register_parameter("bias", None)
 
 
 class _BatchNorm(Module):
@@ -100,10 +81,7 @@ class _BatchNorm(Module):
     def reset_parameters(self) -> None:
         """Reset the running statistics; scale 1, shift 0."""
         self.reset_running_stats()
-        if self.affine:
-            init.ones_(self.weight)
-            if self.bias is not None:
-                init.zeros_(self.bias)
+        reset_affine(self.weight, self.bias)
 
     def _check_input_dim(self, x: Tensor) -> None:
         raise NotImplementedError
@@ -164,10 +142,7 @@ class GroupNorm(Module):
 
     def reset_parameters(self) -> None:
         """Scale 1, shift 0."""
-        if self.weight is not None:
-            init.ones_(self.weight)
-        if self.bias is not None:
-            init.zeros_(self.bias)
+        reset_affine(self.weight, self.bias)
 
     def forward(self, x: Tensor) -> Tensor:
         return group_norm(x, self.num_groups, self.weight, self.bias, self.eps)

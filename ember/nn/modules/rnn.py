@@ -16,6 +16,7 @@ from ember.frontend.tensor import Tensor
 from ember.nn import init
 from ember.nn.functional.dropout import dropout as _dropout
 from ember.nn.functional.linear import linear
+from ember.nn.modules.layer_parameters import register_optional_parameter
 from ember.nn.modules.module import Module
 from ember.nn.parameter import Parameter
 
@@ -313,12 +314,8 @@ class RNNCellBase(Module):
         gate_size = num_chunks * hidden_size
         self.weight_ih = Parameter(empty(gate_size, input_size, dtype=dtype, device=device))
         self.weight_hh = Parameter(empty(gate_size, hidden_size, dtype=dtype, device=device))
-        if bias:
-            self.bias_ih = Parameter(empty(gate_size, dtype=dtype, device=device))
-            self.bias_hh = Parameter(empty(gate_size, dtype=dtype, device=device))
-        else:
-            self.register_parameter("bias_ih", None)
-            self.register_parameter("bias_hh", None)
+        register_optional_parameter(self, "bias_ih", bias, gate_size, dtype, device)
+        register_optional_parameter(self, "bias_hh", bias, gate_size, dtype, device)
         self.reset_parameters()
 
     def reset_parameters(self) -> None:

@@ -23,6 +23,12 @@ def random_seed(generator: Generator | None) -> int:
     return int(randint(0, 1 << 53, (1,), generator=generator).item())
 
 
+def _check_positive_int(name: str, value) -> None:
+    """PyTorch's ValueError unless `value` is a positive int (a bool is not)."""
+    if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
+        raise ValueError(f"{name} should be a positive integer value, but got {name}={value}")
+
+
 class SequentialSampler(Sampler):
     """Indices 0 .. len(data_source)-1 in order."""
 
@@ -51,10 +57,7 @@ class RandomSampler(Sampler):
         self.replacement = replacement
         self._num_samples = num_samples
         self.generator = generator
-        if not isinstance(self.num_samples, int) or isinstance(self.num_samples, bool) \
-                or self.num_samples <= 0:
-            raise ValueError(f"num_samples should be a positive integer value, but got "
-                             f"num_samples={self.num_samples}")
+        _check_positive_int("num_samples", self.num_samples)
 
     @property
     def num_samples(self) -> int:
@@ -100,9 +103,7 @@ class BatchSampler(Sampler):
 
     def __init__(self, sampler: Sampler | Sequence[int], batch_size: int,
                  drop_last: bool) -> None:
-        if not isinstance(batch_size, int) or isinstance(batch_size, bool) or batch_size <= 0:
-            raise ValueError(f"batch_size should be a positive integer value, but got "
-                             f"batch_size={batch_size}")
+        _check_positive_int("batch_size", batch_size)
         if not isinstance(drop_last, bool):
             raise ValueError(f"drop_last should be a boolean value, but got "
                              f"drop_last={drop_last}")

@@ -1,0 +1,36 @@
+"""Child process for the compile-time rows: build the MLP training step for one column, time its
+first call, print {"first_call_s": seconds} as JSON.
+
+Usage: python -m benchmarks.compile_probe COLUMN BATCH (COLUMN is "torch.compile" or
+"ember jit:<backend>").
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+
+from benchmarks import implementations as impl
+from benchmarks import training
+
+
+def first_call(column: str, batch: int) -> float:
+    """Seconds taken by the first call of a fresh MLP training step compiled by `column`."""
+    if column == impl.TORCH_COMPILE:
+        import torch._dynamo
+
+        torch._dynamo.reset()
+        step = training.torch_step(training.torch_mlp, batch, (784,), compiled=True)
+    elif column.startswith(impl.JIT_PREFIX):
+        step = training.ember_step(training.ember_mlp, batch, (784,),
+                                   column[len(impl.JIT_PREFIX):])
+    else:
+        raise ValueError(f"no compiler behind column {column!r}")
+    start = time.perf_counter()
+    step()
+    return time.perf_counter() - start
+
+
+if __name__ == "__main__":
+    print(json.dumps({"first_call_s": first_call(sys.argv[1], int(sys.argv[2]))}))

@@ -1,0 +1,134 @@
+"""Run every benchmark row for every column in this process and collect the results as plain
+data (the structure written to results.json)."""
+
+from __future__ import annotations
+
+import dataclasses
+import gc
+import os
+import platform
+import sys
+import time
+from typing import Callable
+
+from benchmarks import compile_time, kernels, training
+from benchmarks import implementations as impl
+from benchmarks.case import Case, Sizes
+from benchmarks.timing import Skipped, Timing, measure
+
+Log = Callable[[str], None]
+
+
+def _record(timing: Timing, flops: float | None) -> dict:
+    record = {"status": "ok", "median_s": timing.median, "min_s": min(timing.samples),
+              "max_s": max(timing.samples), "spread": timing.spread,
+              "repeats": len(timing.samples), "first_call_s": timing.first_call,
+              "samples_s": timing.samples}
+    if flops:
+        record["gflops"] = flops / timing.median / 1e9
+    return record
+
+
+def _failure(status: str, reason: str) -> dict:
+    return {"status": status, "reason": reason}
+
+
+def _attempt(run: Callable[[], Timing], flops: float | None) -> dict:
+    """Run one measurement; failures become records that say why, never abort the suite."""
+    gc.collect()
+    try:
+        return _record(run(), flops)
+    except Skipped as e:
+        return _failure("skipped", str(e))
+    except Exception as e:  # a broken implementation is reported in its cell
+        message = str(e).strip().splitlines()[0] if str(e).strip() else ""
+        return _failure("error", f"{type(e).__name__}: {message}"[:200])
+
+
+def _row(name: str, description: str, baseline: str, results: dict,
+         flops: float | None = None, notes: dict | None = None) -> dict:
+    base = results.get(baseline, {})
+    for record in results.values():
+        if record["status"] == "ok" and base.get("status") == "ok":
+            record["ratio"] = record["median_s"] / base["median_s"]
+    return {"name": name, "description": description, "baseline": baseline, "flops": flops,
+            "notes": notes or {}, "results": results}
+
+
+def _unavailable(column: str) -> str | None:
+    if column == impl.TORCH_COMPILE:
+        return impl.torch_compile_problem()
+    return None
+
+
+def run_case(case: Case, columns: list[str], repeat: int, budget_s: float, log: Log) -> dict:
+    """Time `case` for every column that has a builder."""
+    results = {}
+    for column in columns:
+        if column not in case.builders:
+            continue
+        problem = _unavailable(column)
+        if problem:
+            results[column] = _failure("n/a", problem)
+        else:
+            results[column] = _attempt(
+                lambda: measure(case.builders[column](), repeat, case.warmup, budget_s),
+                case.flops)
+        log(f"{case.name:12s} {column:22s} {_brief(results[column])}")
+    notes = {c: n for c, n in case.notes.items() if c in results}
+    return _row(case.name, case.description, case.baseline, results, case.flops, notes)
+
+
+def compile_rows(columns: list[str], batch: int, budget_s: float, log: Log) -> list[dict]:
+    """First-call (compile) times of the MLP step, in this process and in a new one."""
+    rows = []
+    for name, description, measure_one in (
+            ("compile_in_process", "compile: MLP step 1st call, this process",
+             lambda c: compile_time.in_process(c, batch)),
+            ("compile_new_process", "compile: MLP step 1st call, new process (warm disk cache)",
+             lambda c: compile_time.new_process(c, batch, 3 * budget_s))):
+        results = {}
+        for column in compile_time.compilers():
+            if column not in columns:
+                continue
+            problem = _unavailable(column)
+            results[column] = (_failure("n/a", problem) if problem
+                               else _attempt(lambda: measure_one(column), None))
+            log(f"{name:12s} {column:22s} {_brief(results[column])}")
+        notes = {c: compile_time.NOTE for c in results}
+        rows.append(_row(name, description, impl.TORCH_COMPILE, results, notes=notes))
+    return rows
+
+
+def _brief(record: dict) -> str:
+    if record["status"] == "ok":
+        return f"{record['median_s'] * 1e3:.3f} ms (x{record['repeats']})"
+    return f"{record['status']}: {record['reason']}"
+
+
+def _meta(sizes: Sizes, repeat: int, budget_s: float) -> dict:
+    import numpy
+    import torch
+
+    return {"python": platform.python_version(), "numpy": numpy.__version__,
+            "torch": torch.__version__, "platform": platform.platform(),
+            "cpus": os.cpu_count(), "torch_threads": torch.get_num_threads(),
+            "ember_backends": impl.jit_backends(), "sizes": dataclasses.asdict(sizes),
+            "repeat": repeat, "budget_s": budget_s,
+            "started": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
+
+
+def run(sizes: Sizes, repeat: int, budget_s: float, columns: list[str] | None = None,
+        only: set[str] | None = None, log: Log = lambda line: print(line, file=sys.stderr)
+        ) -> dict:
+    """Every row for every column; `only` picks rows by name ("compile" for both compile-time
+    rows), `columns` picks columns."""
+    columns = columns or impl.columns()
+    meta = _meta(sizes, repeat, budget_s)
+    rows = [run_case(case, columns, repeat, budget_s, log)
+            for case in kernels.cases(sizes) + training.cases(sizes)
+            if only is None or case.name in only]
+    if only is None or "compile" in only:
+        rows += compile_rows(columns, sizes.batch, budget_s, log)
+    meta["finished"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")
+    return {"meta": meta, "columns": columns, "benchmarks": rows}

@@ -1,0 +1,52 @@
+"""The host CPU as an LLVM target: its target machine, the -O3 pipeline, MCJIT, assembly.
+
+Code is compiled for the machine it runs on (`get_host_cpu_name` and its features), so the
+vectorizer uses the widest SIMD registers there are.
+"""
+
+from __future__ import annotations
+
+import functools
+
+import llvmlite.binding as llvm
+
+
+@functools.lru_cache(maxsize=None)
+def host_target_machine() -> llvm.TargetMachine:
+    """The target machine of this CPU, at optimisation level 3, for JIT compilation."""
+    llvm.initialize_native_target()
+    llvm.initialize_native_asmprinter()
+    target = llvm.Target.from_triple(llvm.get_process_triple())
+    return target.create_target_machine(cpu=llvm.get_host_cpu_name(),
+                                        features=llvm.get_host_cpu_features().flatten(),
+                                        opt=3, jit=True)
+
+
+def parse(text: str) -> llvm.ModuleRef:
+    """Parse and verify LLVM IR text."""
+    module = llvm.parse_assembly(text)
+    module.verify()
+    return module
+
+
+def optimize(module: llvm.ModuleRef, speed_level: int = 3) -> None:
+    """Run LLVM's default -O<speed_level> pipeline (new pass manager) on `module` in place."""
+    options = llvm.create_pipeline_tuning_options(speed_level=speed_level)
+    options.loop_vectorization = True
+    options.slp_vectorization = True
+    options.loop_unrolling = True
+    builder = llvm.create_pass_builder(host_target_machine(), options)
+    builder.getModulePassManager().run(module, builder)
+
+
+def jit(module: llvm.ModuleRef) -> llvm.ExecutionEngine:
+    """Machine code for `module`, loaded into this process; keep the engine alive while the
+    code is used. C library symbols (malloc, the f64 math functions) resolve in the process."""
+    engine = llvm.create_mcjit_compiler(module, host_target_machine())
+    engine.finalize_object()
+    return engine
+
+
+def assembly(module: llvm.ModuleRef) -> str:
+    """The host assembly of `module`."""
+    return host_target_machine().emit_assembly(module)

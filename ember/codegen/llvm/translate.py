@@ -1,0 +1,251 @@
+"""Loops IR (func/scf/memref plus the scalar ops of `ops.py`) -> an llvmlite module.
+
+The module's `func.func @name` becomes an internal LLVM function `@name` taking one `noalias`
+pointer per memref argument, and an exported `@name_entry(ptr)` that reads those pointers from
+an array and calls it, so a runtime needs one foreign call per graph. A memref is a bare
+pointer: its shape is static, so addresses are row-major arithmetic on the indices.
+
+Loops are emitted in the canonical shape LLVM's loop passes and vectorizer expect (a header
+with phis for the induction variable and the iter_args, one latch, one exit).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+from llvmlite import ir
+
+from ember.codegen.llvm.intrinsics import declare
+from ember.codegen.llvm.ops import SCALAR_OPS
+from ember.ir.core import Operation, Region, Value, functions
+from ember.ir.types import MemRefType, ScalarType
+
+_PTR = ir.PointerType()
+_I64 = ir.IntType(64)
+# LLVM types of MLIR scalar types; `index` is 64-bit on the hosts Ember targets.
+_SCALAR = {"index": _I64, "i1": ir.IntType(1), "i32": ir.IntType(32), "i64": _I64,
+           "f16": ir.HalfType(), "f32": ir.FloatType(), "f64": ir.DoubleType()}
+# In memory an i1 is a byte, as NumPy's bool is; loads truncate and stores zero-extend.
+_BYTE = ir.IntType(8)
+# Intermediate buffers up to this size live on the stack (promotable, free to allocate);
+# larger ones are malloc'ed so deep graphs cannot overflow the stack.
+STACK_LIMIT_BYTES = 64 * 1024
+_INDEX_FLAGS = ("nsw", "nuw")  # in-bounds row-major offsets are non-negative and small
+
+
+@dataclass
+class Translation:
+    """The result of translating one loops module."""
+
+    module: ir.Module
+    entry: str  # the exported `void (ptr)` function
+    arguments: list[MemRefType]  # the kernel's buffer arguments, in order
+    error_ops: list[str]  # the func's `ember.error_ops`: names for status op indices
+
+
+def llvm_scalar(t: ScalarType) -> ir.Type:
+    if t.name not in _SCALAR:
+        raise NotImplementedError(f"llvm backend: element type {t} is not supported")
+    return _SCALAR[t.name]
+
+
+def _storage(t: ScalarType) -> ir.Type:
+    return _BYTE if t.name == "i1" else llvm_scalar(t)
+
+
+class Translator:
+    """Translates one func.func body; `builder` is the insertion point, `values` the SSA map."""
+
+    def __init__(self, module: ir.Module, function: ir.Function) -> None:
+        self.module = module
+        self.function = function
+        self.entry_block = function.append_basic_block("entry")
+        self.builder = ir.IRBuilder(self.entry_block)
+        self.values: dict[int, ir.Value] = {}
+        self.heap: set[int] = set()  # memref.alloc results that were malloc'ed
+
+    @staticmethod
+    def llvm_type(t: ScalarType) -> ir.Type:
+        return llvm_scalar(t)
+
+    def get(self, value: Value) -> ir.Value:
+        return self.values[id(value)]
+
+    def bind(self, values: list[Value], llvm_values) -> None:
+        for value, llvm_value in zip(values, llvm_values):
+            self.values[id(value)] = llvm_value
+
+    def region(self, region: Region, arguments: list[ir.Value]) -> list[ir.Value]:
+        """Translate a single-block region at the insertion point; the terminator's operands."""
+        block = region.blocks[0]
+        self.bind(block.arguments, arguments)
+        for op in block.operations:
+            if op.name in TERMINATORS:
+                return [self.get(v) for v in op.operands]
+            self.operation(op)
+        return []
+
+    def operation(self, op: Operation) -> None:
+        rule = STRUCTURAL_OPS.get(op.name) or SCALAR_OPS.get(op.name)
+        if rule is None:
+            raise NotImplementedError(f"llvm backend: no translation for operation {op.name}")
+        result = rule(self, op, [self.get(v) for v in op.operands])
+        if op.results:
+            self.bind(op.results, result if isinstance(result, list) else [result])
+
+    def address(self, memref: Value, indices: list[ir.Value]) -> ir.Value:
+        """`getelementptr inbounds` of element `indices` of a row-major static-shape memref."""
+        t: MemRefType = memref.type
+        if not indices:
+            return self.get(memref)
+        offset = indices[0]
+        for size, index in zip(t.shape[1:], indices[1:]):
+            scaled = self.builder.mul(offset, ir.Constant(_I64, size), flags=_INDEX_FLAGS)
+            offset = self.builder.add(scaled, index, flags=_INDEX_FLAGS)
+        return self.builder.gep(self.get(memref), [offset], inbounds=True,
+                                source_etype=_storage(t.element))
+
+
+# --- memref -----------------------------------------------------------------------------------
+
+def _load(t: Translator, op: Operation, args) -> ir.Value:
+    memref = op.operands[0]
+    element = memref.type.element
+    value = t.builder.load(t.address(memref, args[1:]), typ=_storage(element))
+    return t.builder.trunc(value, llvm_scalar(element)) if element.name == "i1" else value
+
+
+def _store(t: Translator, op: Operation, args) -> None:
+    value, memref = args[0], op.operands[1]
+    if memref.type.element.name == "i1":
+        value = t.builder.zext(value, _BYTE)
+    t.builder.store(value, t.address(memref, args[2:]))
+
+
+def _alloc(t: Translator, op: Operation, args) -> ir.Value:
+    memref: MemRefType = op.result.type
+    element = _storage(memref.element)
+    count = 1
+    for size in memref.shape:
+        count *= size
+    nbytes = count * memref.dtype.itemsize
+    if nbytes <= STACK_LIMIT_BYTES:
+        # In the entry block, so a loop around the alloc does not grow the stack.
+        entry = ir.IRBuilder(t.entry_block)
+        entry.position_at_start(t.entry_block)
+        slot = entry.alloca(ir.ArrayType(element, count))
+        slot.align = 64
+        return slot
+    malloc = declare(t.module, "malloc", _PTR, [_I64])
+    pointer = t.builder.call(malloc, [ir.Constant(_I64, max(nbytes, 1))])
+    t.heap.add(id(op.result))
+    return pointer
+
+
+def _dealloc(t: Translator, op: Operation, args) -> None:
+    if id(op.operands[0]) in t.heap:
+        t.builder.call(declare(t.module, "free", ir.VoidType(), [_PTR]), args)
+
+
+# --- scf --------------------------------------------------------------------------------------
+
+def _for(t: Translator, op: Operation, args) -> list[ir.Value]:
+    lower, upper, step, *inits = args
+    b = t.builder
+    preheader = b.block
+    header = b.append_basic_block("for.header")
+    body = b.append_basic_block("for.body")
+    exit_ = b.append_basic_block("for.exit")
+    b.branch(header)
+    b.position_at_end(header)
+    iv = b.phi(_I64, "iv")
+    iv.add_incoming(lower, preheader)
+    carried = []
+    for init in inits:
+        phi = b.phi(init.type)
+        phi.add_incoming(init, preheader)
+        carried.append(phi)
+    b.cbranch(b.icmp_signed("<", iv, upper), body, exit_)
+    b.position_at_end(body)
+    yielded = t.region(op.regions[0], [iv, *carried])
+    # Signed overflow is impossible: iv < upper before the step, and MLIR's loop would be
+    # undefined anyway if upper + step overflowed.
+    next_iv = b.add(iv, step, flags=("nsw",))
+    latch = b.block
+    iv.add_incoming(next_iv, latch)
+    for phi, value in zip(carried, yielded):
+        phi.add_incoming(value, latch)
+    b.branch(header)
+    b.position_at_end(exit_)
+    return carried
+
+
+def _if(t: Translator, op: Operation, args) -> list[ir.Value]:
+    b = t.builder
+    then_block = b.append_basic_block("if.then")
+    else_block = b.append_basic_block("if.else") if len(op.regions) > 1 else None
+    merge = b.append_basic_block("if.end")
+    b.cbranch(args[0], then_block, else_block or merge)
+    incoming = []
+    for region, block in zip(op.regions, (then_block, else_block)):
+        b.position_at_end(block)
+        values = t.region(region, [])
+        incoming.append((values, b.block))
+        b.branch(merge)
+    b.position_at_end(merge)
+    results = []
+    for i, result in enumerate(op.results):
+        phi = b.phi(llvm_scalar(result.type))
+        for values, block in incoming:
+            phi.add_incoming(values[i], block)
+        results.append(phi)
+    return results
+
+
+STRUCTURAL_OPS: dict[str, Callable] = {
+    "memref.load": _load,
+    "memref.store": _store,
+    "memref.alloc": _alloc,
+    "memref.dealloc": _dealloc,
+    "scf.for": _for,
+    "scf.if": _if,
+}
+TERMINATORS = ("scf.yield", "func.return")
+
+
+# --- module -----------------------------------------------------------------------------------
+
+def translate_module(module: Operation) -> Translation:
+    """Translate a loops-IR `builtin.module` with one func.func into an llvmlite module."""
+    (func,) = functions(module)
+    name = func.attributes["sym_name"]
+    block = func.regions[0].blocks[0]
+    memrefs = [arg.type for arg in block.arguments]
+    llvm_module = ir.Module(name=name)
+    kernel = ir.Function(llvm_module, ir.FunctionType(ir.VoidType(), [_PTR] * len(memrefs)),
+                         name=name)
+    kernel.linkage = "internal"
+    for arg in kernel.args:
+        arg.add_attribute("noalias")  # graph buffers never overlap: lets loads be hoisted
+    translator = Translator(llvm_module, kernel)
+    translator.region(func.regions[0], list(kernel.args))
+    translator.builder.ret_void()
+    entry = _entry_function(llvm_module, kernel, len(memrefs))
+    error_ops = func.attributes.get("ember.error_ops", "")
+    return Translation(llvm_module, entry.name, memrefs,
+                       error_ops.split(",") if error_ops else [])
+
+
+def _entry_function(module: ir.Module, kernel: ir.Function, count: int) -> ir.Function:
+    """`void @<kernel>_entry(ptr %buffers)`: call the kernel with buffers[0..count)."""
+    entry = ir.Function(module, ir.FunctionType(ir.VoidType(), [_PTR]),
+                        name=f"{kernel.name}_entry")
+    b = ir.IRBuilder(entry.append_basic_block("entry"))
+    buffers = entry.args[0]
+    pointers = [b.load(b.gep(buffers, [ir.Constant(_I64, i)], inbounds=True, source_etype=_PTR),
+                       typ=_PTR)
+                for i in range(count)]
+    b.call(kernel, pointers)
+    b.ret_void()
+    return entry
