@@ -14,6 +14,7 @@ def write_png(results: dict, path: Path) -> str | None:
         return "matplotlib is not installed (pip install -e '.[bench]')"
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    import matplotlib.ticker
 
     rows = results["benchmarks"]
     ncols = 2
@@ -28,6 +29,8 @@ def write_png(results: dict, path: Path) -> str | None:
         labels = [f"{r['ratio']:.2f}x" if "ratio" in r else "" for _, r in timed]
         ax.bar_label(bars, labels=labels, fontsize=8, padding=2)
         ax.set_xscale("log")
+        ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
+        ax.set_xlim(min(times, default=1.0) / 3, max(times, default=1.0) * 3)
         ax.invert_yaxis()
         ax.set_title(f"{row['description']} (vs {row['baseline']})", fontsize=9)
         ax.set_xlabel("median ms (log scale)", fontsize=8)

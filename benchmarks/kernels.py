@@ -14,7 +14,8 @@ GELU_C = math.sqrt(2 / math.pi)
 
 
 def _np_gelu(x):
-    return 0.5 * x * (1 + np.tanh(GELU_C * (x + 0.044715 * x**3)))
+    # x * x * x: NumPy 2 takes a slow path for float32 x**3, ~100x slower than two products
+    return 0.5 * x * (1 + np.tanh(GELU_C * (x + 0.044715 * x * x * x)))
 
 
 def _np_softmax(x):

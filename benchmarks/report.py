@@ -32,7 +32,7 @@ def _cell(record: dict | None, footnotes: list[str]) -> str:
 
 def format_table(results: dict) -> str:
     """Rows are benchmarks, columns implementations; a cell is the median wall time, its spread
-    (half the min-max range) and its ratio to the row's baseline (higher is slower)."""
+    (half the interquartile range) and its ratio to the row's baseline (higher is slower)."""
     columns = results["columns"]
     footnotes: list[str] = []
     lines = [["benchmark", "baseline"] + columns]
@@ -48,9 +48,10 @@ def format_table(results: dict) -> str:
             for line in lines]
     text.insert(1, "-+-".join("-" * w for w in widths))
     meta = results["meta"]
-    header = (f"median wall time ±spread and time/baseline; {meta['repeat']} repeats after "
-              f"warm-up; numpy {meta['numpy']}, torch {meta['torch']} ({meta['torch_threads']} "
-              f"threads), {meta['cpus']} CPUs")
+    header = (f"median wall time, ±half the interquartile range, time/baseline (higher is "
+              f"slower); {meta['repeat']} repeats after warm-up; load average "
+              f"{meta['load_average'][0]:.1f}; numpy {meta['numpy']}, torch {meta['torch']} "
+              f"({meta['torch_threads']} threads), {meta['cpus']} CPUs")
     notes = sorted({f"{c}: {n}" for row in results["benchmarks"]
                     for c, n in row["notes"].items()})
     tail = [f"[{i + 1}] {text}" for i, text in enumerate(footnotes)]

@@ -112,7 +112,8 @@ def _meta(sizes: Sizes, repeat: int, budget_s: float) -> dict:
 
     return {"python": platform.python_version(), "numpy": numpy.__version__,
             "torch": torch.__version__, "platform": platform.platform(),
-            "cpus": os.cpu_count(), "torch_threads": torch.get_num_threads(),
+            "cpus": os.cpu_count(), "load_average": os.getloadavg(),
+            "torch_threads": torch.get_num_threads(),
             "ember_backends": impl.jit_backends(), "sizes": dataclasses.asdict(sizes),
             "repeat": repeat, "budget_s": budget_s,
             "started": time.strftime("%Y-%m-%dT%H:%M:%S%z")}

@@ -25,8 +25,11 @@ class Timing:
 
     @property
     def spread(self) -> float:
-        """Half the min-to-max range, relative to the median."""
-        return (max(self.samples) - min(self.samples)) / (2 * self.median)
+        """Half the interquartile range, relative to the median (0 for a single sample)."""
+        if len(self.samples) < 2:
+            return 0.0
+        q1, _, q3 = statistics.quantiles(self.samples, n=4, method="inclusive")
+        return (q3 - q1) / (2 * self.median)
 
 
 def _timed(fn: Callable[[], object]) -> float:
@@ -38,21 +41,19 @@ def _timed(fn: Callable[[], object]) -> float:
 def measure(fn: Callable[[], object], repeat: int, warmup: int, budget_s: float) -> Timing:
     """Time `fn` after `warmup` untimed calls; `repeat` samples, fewer if the budget runs out.
 
-    The budget counts from after the first call, so a slow compilation does not cause a skip;
-    raises Skipped when not even one sample fits in it.
+    The budget counts from after the first call, and the first call (which may compile) is not
+    used to predict the others; raises Skipped when not even one sample fits in the budget.
     """
     calls = [_timed(fn)]
     deadline = time.perf_counter() + budget_s
-    for _ in range(warmup - 1):
-        if time.perf_counter() + calls[-1] > deadline:
-            raise Skipped(f"one call takes ~{calls[-1]:.1f} s; warm-up exceeds the "
-                          f"{budget_s:.0f} s budget")
-        calls.append(_timed(fn))
     samples: list[float] = []
     while len(samples) < repeat:
-        if time.perf_counter() + (samples or calls)[-1] > deadline:
+        # the latest call predicts the next, except the first call, which may have compiled
+        last = (calls[1:] + samples or [0.0])[-1]
+        if time.perf_counter() + last > deadline:
             if samples:
                 break
-            raise Skipped(f"one call takes ~{calls[-1]:.1f} s; over the {budget_s:.0f} s budget")
-        samples.append(_timed(fn))
+            raise Skipped(f"one call takes ~{last:.1f} s; over the {budget_s:.0f} s budget")
+        seconds = _timed(fn)
+        (calls if len(calls) < warmup else samples).append(seconds)
     return Timing(calls[0], samples)

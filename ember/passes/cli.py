@@ -16,8 +16,10 @@ import dataclasses
 import re
 import sys
 
-from ember.ir import ParseError, VerifyError, parse, verify
+from ember.ir import ParseError, VerifyError, parse
+from ember.ir.loops_verifier import verify_any
 from ember.passes import PASSES, PassManager
+from ember.passes.lowering.emitter import LoweringError
 
 SPLIT_MARKER = "// -----"
 # The verifier prefixes messages about parsed ops with their `line:column`.
@@ -92,7 +94,7 @@ def process(text: str, args: argparse.Namespace) -> str:
     try:
         module = parse(text)
         if not args.no_verify:
-            verify(module)
+            verify_any(module)
     except ParseError as e:
         raise Diagnostic(e.reason, e.line, e.column) from e
     except VerifyError as e:
@@ -107,6 +109,8 @@ def process(text: str, args: argparse.Namespace) -> str:
         manager.run(module)
     except VerifyError as e:
         raise _verify_diagnostic(e) from e
+    except LoweringError as e:
+        raise Diagnostic(str(e)) from e
     return str(module)
 
 

@@ -125,7 +125,7 @@ class PassManager:
 
     def run(self, module: Operation) -> Operation:
         """Run the pipeline on `module` in place and return it."""
-        from ember.ir.verifier import verify
+        from ember.ir.loops_verifier import verify_any
 
         for p in self.passes:
             if p.name in self.print_ir_before:
@@ -134,8 +134,8 @@ class PassManager:
             start = time.perf_counter()
             p.run(module)
             self.timings.append((p.name, time.perf_counter() - start))
-            if self.verify:
-                verify(module)
+            if self.verify:  # lowering passes change the level, and so the verifier
+                verify_any(module)
             if self.after_pass is not None:
                 self.after_pass(p.name, module)
             text = str(module)

@@ -1,5 +1,5 @@
-"""Runtimes: executing compiled graphs (the NumPy reference interpreter for now)."""
+"""Runtimes: executing compiled graphs (the NumPy reference interpreter, native CPU code)."""
 
-from ember.runtime import interpreter
+from ember.runtime import interpreter, llvm
 
-BACKENDS = {"interpreter": interpreter.compile_module}
+BACKENDS = {"interpreter": interpreter.compile_module, "llvm": llvm.compile_module}

@@ -46,6 +46,7 @@ def _int_resize(t, op, args) -> ir.Value:
 def _constant(t, op, args) -> ir.Value:
     ty = t.llvm_type(op.result.type)
     value = op.attributes["value"]
+    value = getattr(value, "value", value)  # a ScalarAttr carries its number in `value`
     return ir.Constant(ty, float(value) if isinstance(ty, ir.types._BaseFloatType) else int(value))
 
 

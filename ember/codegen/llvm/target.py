@@ -11,15 +11,20 @@ import functools
 import llvmlite.binding as llvm
 
 
-@functools.lru_cache(maxsize=None)
-def host_target_machine() -> llvm.TargetMachine:
-    """The target machine of this CPU, at optimisation level 3, for JIT compilation."""
+def _create_host_machine() -> llvm.TargetMachine:
     llvm.initialize_native_target()
     llvm.initialize_native_asmprinter()
     target = llvm.Target.from_triple(llvm.get_process_triple())
     return target.create_target_machine(cpu=llvm.get_host_cpu_name(),
                                         features=llvm.get_host_cpu_features().flatten(),
                                         opt=3, jit=True)
+
+
+@functools.lru_cache(maxsize=None)
+def host_target_machine() -> llvm.TargetMachine:
+    """The target machine of this CPU, at optimisation level 3, shared for optimising and
+    printing assembly (a JIT engine gets its own: it takes ownership of the one it is given)."""
+    return _create_host_machine()
 
 
 def parse(text: str) -> llvm.ModuleRef:
@@ -42,7 +47,7 @@ def optimize(module: llvm.ModuleRef, speed_level: int = 3) -> None:
 def jit(module: llvm.ModuleRef) -> llvm.ExecutionEngine:
     """Machine code for `module`, loaded into this process; keep the engine alive while the
     code is used. C library symbols (malloc, the f64 math functions) resolve in the process."""
-    engine = llvm.create_mcjit_compiler(module, host_target_machine())
+    engine = llvm.create_mcjit_compiler(module, _create_host_machine())
     engine.finalize_object()
     return engine
 

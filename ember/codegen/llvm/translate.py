@@ -136,6 +136,9 @@ def _alloc(t: Translator, op: Operation, args) -> ir.Value:
         entry.position_at_start(t.entry_block)
         slot = entry.alloca(ir.ArrayType(element, count))
         slot.align = 64
+        slot.type = _PTR  # llvmlite gives alloca a typed pointer; every memref is an opaque `ptr`
+        # The main builder keeps an insertion index into its block: re-anchor it at the end.
+        t.builder.position_at_end(t.builder.block)
         return slot
     malloc = declare(t.module, "malloc", _PTR, [_I64])
     pointer = t.builder.call(malloc, [ir.Constant(_I64, max(nbytes, 1))])

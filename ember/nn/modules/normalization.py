@@ -13,8 +13,7 @@ from ember.nn.modules.layer_parameters import register_optional_parameter, reset
 from ember.nn.modules.module import Module
 
 
-def _affine_parameters(module: Module, shape, affine: bool, bias: bool, dtype,
-                       device) -> None:
+def _affine_parameters(module: Module, shape, affine: bool, bias: bool, dtype, device) -> None:
     """Register `weight` and `bias` of `shape` (None when not affine, or without bias)."""
     register_optional_parameter(module, "weight", affine, shape, dtype, device)
     register_optional_parameter(module, "bias", affine and bias, shape, dtype, device)

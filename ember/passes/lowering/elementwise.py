@@ -51,7 +51,7 @@ def _sign(em: Emitter, xs: list[Value]) -> Value:
     # NaN compares false both ways and stays NaN, as np.sign gives.
     positive = _compare(em, "gt", x, zero)
     negative = _compare(em, "lt", x, zero)
-    return em.value("arith.select", positive, one, em.value("arith.select", negative, minus, x))
+    return em.select(positive, one, em.select(negative, minus, x))
 
 
 def _math(name: str, dialect: str = "math") -> Rule:
@@ -86,7 +86,7 @@ def _select_by(predicate: str, bool_op: str) -> Rule:
         x, y = xs
         if x.type.dtype is dtypes.bool_:
             return em.value(bool_op, x, y)
-        return em.value("arith.select", _compare(em, predicate, x, y), x, y)
+        return em.select(_compare(em, predicate, x, y), x, y)
 
     return rule
 
@@ -106,7 +106,7 @@ def _remainder(em: Emitter, xs: list[Value]) -> Value:
     nonzero = _compare(em, "ne", r, zero)
     signs_differ = em.value("arith.xori", _compare(em, "lt", r, zero), _compare(em, "lt", y, zero))
     fix = em.value("arith.andi", nonzero, signs_differ)
-    return em.value("arith.select", fix, em.value("arith.addf" if is_float else "arith.addi",
+    return em.select(fix, em.value("arith.addf" if is_float else "arith.addi",
                                                   r, y), r)
 
 
@@ -155,8 +155,8 @@ RULES: dict[str, Rule] = {
     "mul": _float_or_int("arith.mulf", "arith.muli", "arith.andi"),
     "div": _math("divf", "arith"),  # integer operands compute as float32
     "pow": _pow,
-    "maximum": _extremum("arith.maximumf", "sgt", "arith.ori"),
-    "minimum": _extremum("arith.minimumf", "slt", "arith.andi"),
+    "maximum": _extremum("arith.maximumf", "gt", "arith.ori"),
+    "minimum": _extremum("arith.minimumf", "lt", "arith.andi"),
     "remainder": _remainder,
     "atan2": _math("atan2"),
     **{name: (lambda n: lambda em, xs: _compare(em, n, *xs))(name) for name in _PREDICATES},
@@ -200,7 +200,7 @@ def lower_elementwise(op: Operation, operands: list[LoopTensor]) -> LoopTensor:
             return em.convert(xs[0], out.dtype)
         if name == "where":
             dtype = numpy_promote([x.type.dtype for x in xs[1:]])
-            value = em.value("arith.select", xs[0], *(em.convert(x, dtype) for x in xs[1:]))
+            value = em.select(xs[0], *(em.convert(x, dtype) for x in xs[1:]))
             return em.convert(value, out.dtype)
         dtype = compute_dtype(name, [x.type.dtype for x in xs])
         return em.convert(RULES[name](em, [em.convert(x, dtype) for x in xs]), out.dtype)

@@ -74,6 +74,9 @@ class Emitter:
         """Append a one-result op (result type: `type`, else the first operand's)."""
         return self.op(name, operands, [type or operands[0].type], attributes).result
 
+    def select(self, condition: Value, if_true: Value, if_false: Value) -> Value:
+        return self.value("arith.select", condition, if_true, if_false, type=if_true.type)
+
     def constant(self, value, type: ScalarType) -> Value:
         """An `arith.constant`, created once per function at the top of its body."""
         key = (type, repr(value))
@@ -250,9 +253,9 @@ class Emitter:
     def clamp(self, i: Value, low: int, high: int) -> Value:
         """i clamped to [low, high] (index), so that a guarded-off load stays in bounds."""
         lo, hi = self.index(low), self.index(high)
-        i = self.value("arith.select", self.value("arith.cmpi", i, lo, type=I1,
+        i = self.select(self.value("arith.cmpi", i, lo, type=I1,
                                                   predicate=CMPI["slt"]), lo, i)
-        return self.value("arith.select", self.value("arith.cmpi", i, hi, type=I1,
+        return self.select(self.value("arith.cmpi", i, hi, type=I1,
                                                      predicate=CMPI["sgt"]), hi, i)
 
     # --- scalar conversions ------------------------------------------------------------------
@@ -264,7 +267,7 @@ class Emitter:
             return value
         target = scalar_type(dst)
         if src is dtypes.bool_:
-            return self.value("arith.select", value, self.constant(1, target),
+            return self.select(value, self.constant(1, target),
                               self.constant(0, target))
         if dst is dtypes.bool_:
             zero = self.constant(0, value.type)
@@ -314,7 +317,7 @@ class Emitter:
                 self.store(word, self.status, [self.index(slot)])
 
         self.if_then(self.value("arith.andi", bad, first), report)
-        safe = self.value("arith.select", bad, self.constant(0, I64), value)
+        safe = self.select(bad, self.constant(0, I64), value)
         return self.to_index(safe)
 
 

@@ -78,7 +78,7 @@ def pad(em: Emitter, op: Operation, x: LoopTensor) -> LoopTensor:
         condition = inside[0]
         for c in inside[1:]:
             condition = em.value("arith.andi", condition, c)
-        return em.value("arith.select", condition, value, fill)
+        return em.select(condition, value, fill)
 
     return LoopTensor(out, compute=compute)
 
@@ -100,7 +100,7 @@ def concat(em: Emitter, op: Operation, *xs: LoopTensor) -> LoopTensor:
         for (start, _), value in zip(reversed(parts[1:]), reversed(values[:-1])):
             before = em.value("arith.cmpi", ix[axis], em.index(start), type=I1,
                               predicate=CMPI["slt"])
-            result = em.value("arith.select", before, value, result)
+            result = em.select(before, value, result)
         return result
 
     return LoopTensor(op.result.type, compute=compute)

@@ -92,8 +92,8 @@ def arg_reduce(em: Emitter, op: Operation, target: Value, x: LoopTensor) -> None
                 better = em.value("arith.cmpi", value, best, type=I1,
                                   predicate=CMPI["s" + strict[1:]])
             position = em.value("arith.index_cast", ix[0], type=I64)
-            return [em.value("arith.select", better, value, best),
-                    em.value("arith.select", better, position, best_index)]
+            return [em.select(better, value, best),
+                    em.select(better, position, best_index)]
 
         _, index = em.loops([x.type.shape[axis]], inner,
                             [at(em.index(0)), em.constant(0, I64)])
@@ -152,7 +152,7 @@ def conv2d(em: Emitter, op: Operation, target: Value, x: LoopTensor, w: LoopTens
                 spatial.append(position)
             value = em.load(x, [n, channel, *spatial])
             for condition in inside:
-                value = em.value("arith.select", condition, value, zero)
+                value = em.select(condition, value, zero)
             weight = em.load(w, [o, c, kh, kw])
             product = RULES["mul"](em, [em.convert(value, acc_dtype),
                                         em.convert(weight, acc_dtype)])
