@@ -6,7 +6,9 @@ traced graph and the final optimised IR.
 Helper modules shared across test folders (the model zoo of tests/models) are put on sys.path
 here, once, so any test imports them by name (`from model_zoo import build`)."""
 
+import os
 import sys
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -21,6 +23,10 @@ from ember.runtime.interpreter import run_function
 sys.path.insert(0, str(Path(__file__).parent / "models"))  # model_zoo, for tests/passes too
 
 MLIR_OPT = find_mlir_opt()
+
+# Compiled code is cached on disk: the suite uses an empty cache of its own, so that it neither
+# reads nor fills the user's and tests that watch the compiler at work see it run.
+os.environ["EMBER_CACHE_DIR"] = tempfile.mkdtemp(prefix="ember-test-cache-")
 
 
 FINAL_PASS = jit.DEFAULT_PIPELINE.split(",")[-1]

@@ -9,6 +9,7 @@ gradient of each differentiable input.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -55,8 +56,12 @@ class Specialization:
     differentiable: list[int] = field(default_factory=list)   # output indices
     grad_inputs: list[tuple] = field(default_factory=list)    # sources of differentiable inputs
     n_residuals: int = 0
-    stages: dict[str, list[Operation]] = field(default_factory=dict)
+    stages: dict[str, list[Any]] = field(default_factory=dict)  # str() of each: its text
     pass_dumps: list[tuple[str, str]] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        # Counted once: `run` is on the per-call path.
+        self._n_grad_outputs = sum(1 for _, action in self.grads if action == "output")
 
     def check_guards(self) -> str | None:
         """Why this specialisation no longer fits the captured tensors, or None."""
@@ -78,7 +83,7 @@ class Specialization:
             np.copyto(t._array, array)
             t._storage.version += 1
         rest = rest[len(self.writebacks):]
-        n_grad_outputs = sum(1 for _, action in self.grads if action == "output")
+        n_grad_outputs = self._n_grad_outputs
         grad_arrays = iter(rest[:n_grad_outputs])
         for t, action in self.grads:
             if action == "output":
@@ -171,22 +176,22 @@ def optimize(forward: Operation, backward: Operation | None, n_residuals: int,
     """Run the pass pipeline over the traced graphs (forward and backward together, so the
     partition pass can choose the residuals); returns the optimised forward and backward,
     the residual count, the combined module and the IR after each pass."""
+    from ember.ir.loops_verifier import verify_any
     from ember.passes import PassManager
     from ember.passes.partition import combine, split
 
-    module = combine(forward, backward, n_residuals) if backward is not None else _copy(forward)
-    manager = PassManager(pipeline, after_pass=after_pass)
+    # The traced forward is optimised in place: the "graph" stage was printed already.
+    module = combine(forward, backward, n_residuals) if backward is not None else forward
+    # Verifying and printing after every pass would double the compile time; the test suite
+    # verifies after every pass through `after_pass`, and EMBER_DUMP_IR asks for the prints.
+    manager = PassManager(pipeline, verify=False, after_pass=after_pass,
+                          keep_snapshots=bool(os.environ.get("EMBER_DUMP_IR")))
     manager.run(module)
+    verify_any(module)
     if backward is None:
         return module, None, 0, module, manager.snapshots
     forward, backward, n_residuals = split(module)
     return forward, backward, n_residuals, module, manager.snapshots
-
-
-def _copy(module: Operation) -> Operation:
-    from ember.ir import parse
-
-    return parse(str(module))
 
 
 def trace_call(name: str, fn: Callable, args: tuple, kwargs: dict, args_flat: list,
@@ -226,8 +231,8 @@ def trace_call(name: str, fn: Callable, args: tuple, kwargs: dict, args_flat: li
         result_values = [trace.value_of(t) for t in result_tensors + residuals]
         trace.builder.ret(result_values)
     traced = [trace.module] + ([backward[0]] if backward else [])
-    stages = {"graph": [_copy(m) for m in traced]}
-    for module in stages["graph"]:
+    stages: dict[str, list[Any]] = {"graph": [str(m) for m in traced]}
+    for module in traced:
         after_pass("graph", module)
     fwd, bwd, n_residuals, fused, dumps = optimize(
         trace.module, backward[0] if backward else None, len(residuals), pipeline, after_pass)
@@ -246,7 +251,26 @@ def trace_call(name: str, fn: Callable, args: tuple, kwargs: dict, args_flat: li
         # residuals come from the optimised forward run on the call's entry values.
         results = forward.run(trace.entry_arrays)
         spec._attach_backward(out_tensors, results[len(results) - n_residuals:], args_flat)
+    for graph in (spec.forward, spec.backward):
+        # Backends with stages of their own (the llvm backend's loops, llvm, asm) print them
+        # on demand, forward then backward, like the graph stages.
+        backend_stages = getattr(graph.run, "stage_texts", dict)() if graph else {}
+        for stage, produce in backend_stages.items():
+            stages.setdefault(stage, []).append(_LazyText(produce))
     return spec, outputs
+
+
+class _LazyText:
+    """A stage's text, produced on first use (a backend may recompile to print it)."""
+
+    def __init__(self, produce: Callable[[], str]) -> None:
+        self._produce = produce
+        self._text: str | None = None
+
+    def __str__(self) -> str:
+        if self._text is None:
+            self._text = self._produce()
+        return self._text
 
 
 def _derive_backward(name: str, forward: tracing.Trace, out_tensors: list[Tensor],

@@ -28,6 +28,9 @@ log = logging.getLogger("ember.jit")
 GRAPH_CHECKS: list[Callable[[str, Operation], None]] = []
 
 DEFAULT_PIPELINE = "canonicalize,fold,cse,dce,partition,fuse,schedule,memory-plan"
+# The runtime that compiled graphs run on unless `backend=` says otherwise: "llvm" (native code
+# for this CPU) or "interpreter" (the op table's NumPy semantics: the reference it is tested on).
+DEFAULT_BACKEND = "llvm"
 
 
 def _run_checks(stage: str, module: Operation) -> None:
@@ -101,13 +104,15 @@ def _identity(t: Tensor) -> str:
 
 @dataclass
 class Lowered:
-    """The compiled stages of one specialisation; `as_text(stage)` prints one as MLIR.
+    """The compiled stages of one specialisation; `as_text(stage)` prints one.
 
     "graph" is the traced forward (and derived backward) graph; "fused" is the IR after the
-    pass pipeline, with fusion regions named by kernel.
+    pass pipeline, with fusion regions named by kernel. The llvm backend adds "loops" (the
+    loops IR, which plain mlir-opt verifies), "llvm" (the -O3-optimised LLVM IR) and "asm"
+    (host assembly), one per compiled graph, forward first; they are printed on demand.
     """
 
-    graphs: dict[str, list[Operation]]
+    graphs: dict[str, list[Any]]  # per stage, objects whose str() is the text
     pass_dumps: list[tuple[str, str]]
 
     @property
@@ -115,7 +120,7 @@ class Lowered:
         return tuple(self.graphs)
 
     def as_text(self, stage: str = "graph") -> str:
-        """MLIR text of `stage`."""
+        """The text of `stage`: MLIR, or LLVM IR or assembly for "llvm" and "asm"."""
         if stage not in self.graphs:
             raise ValueError(f"ember.jit: unknown stage {stage!r}; available: {self.stages}")
         return "\n".join(str(module) for module in self.graphs[stage])
@@ -124,7 +129,7 @@ class Lowered:
 class JitFunction:
     """A function compiled per call signature; call it like the original."""
 
-    def __init__(self, fn: Callable, backend: str = "interpreter", reach: list | None = None,
+    def __init__(self, fn: Callable, backend: str = DEFAULT_BACKEND, reach: list | None = None,
                  name: str | None = None, passes: str = DEFAULT_PIPELINE) -> None:
         from ember.runtime import BACKENDS
 
@@ -237,18 +242,22 @@ def _lowered(spec: Specialization) -> Lowered:
     return Lowered(spec.stages, spec.pass_dumps)
 
 
+_EXTENSIONS = {"llvm": "ll", "asm": "s"}
+
+
 def _dump(name: str, count: int, spec: Specialization) -> None:
     """Write each stage, and the IR after each pass, under $EMBER_DUMP_IR when it is set.
 
-    Files: <name>.<count>.<stage>.mlir, and <name>.<count>.pass<k>.<pass>.mlir with
-    print-ir-after-all style headers.
+    Files: <name>.<count>.<stage>.mlir (.ll for LLVM IR, .s for assembly), and
+    <name>.<count>.pass<k>.<pass>.mlir with print-ir-after-all style headers.
     """
     directory = os.environ.get("EMBER_DUMP_IR")
     if not directory:
         return
     os.makedirs(directory, exist_ok=True)
     lowered = _lowered(spec)
-    files = {f"{name}.{count}.{stage}.mlir": lowered.as_text(stage) for stage in lowered.stages}
+    files = {f"{name}.{count}.{stage}.{_EXTENSIONS.get(stage, 'mlir')}": lowered.as_text(stage)
+             for stage in lowered.stages}
     for k, (pass_name, text) in enumerate(lowered.pass_dumps):
         files[f"{name}.{count}.pass{k}.{pass_name}.mlir"] = (
             f"// -----// IR Dump After {pass_name} //----- //\n{text}")
@@ -260,7 +269,7 @@ def _dump(name: str, count: int, spec: Specialization) -> None:
 class JitModule:
     """A Module whose calls are compiled; attributes, parameters and state stay the module's."""
 
-    def __init__(self, module, backend: str = "interpreter",
+    def __init__(self, module, backend: str = DEFAULT_BACKEND,
                  passes: str = DEFAULT_PIPELINE) -> None:
         object.__setattr__(self, "module", module)
         object.__setattr__(self, "_jit", JitFunction(module.__call__, backend, reach=[module],
@@ -287,9 +296,10 @@ class JitModule:
         return f"JitModule({self.module!r})"
 
 
-def jit(fn=None, *, backend: str = "interpreter", passes: str = DEFAULT_PIPELINE):
+def jit(fn=None, *, backend: str = DEFAULT_BACKEND, passes: str = DEFAULT_PIPELINE):
     """Compile `fn` (a function or an nn.Module); usable as @jit, @jit(backend=...), jit(fn).
 
+    `backend` runs the compiled graphs: "llvm" (native code, the default) or "interpreter".
     `passes` is the pass pipeline run on the traced graphs (ember-opt's pipeline syntax).
     """
     if fn is None:

@@ -10,5 +10,6 @@ from ember.passes import partition  # registers `partition`
 from ember.passes import memory_plan  # registers `memory-plan`
 from ember.passes import schedule  # registers `schedule`
 from ember.passes import lower_loops  # registers `lower-to-loops`
+from ember.passes import fuse_rows  # registers `fuse-rows`
 
 __all__ = ["PASSES", "Pass", "PassManager", "parse_pipeline", "register_pass"]

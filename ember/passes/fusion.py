@@ -1,6 +1,6 @@
 """Fusion: group the ember ops of each function into `ember.fusion` kernels.
 
-The pass plans groups on the dataflow graph of each function body (a networkx DiGraph whose
+The pass plans groups on the dataflow graph of each function body (a `_Digraph` whose
 nodes are groups of ops, one op each at the start), then rewrites each group of two or more ops
 into one `ember.fusion` op. The policy:
 
@@ -29,10 +29,10 @@ into one `ember.fusion` op. The policy:
 
 from __future__ import annotations
 
+import heapq
 import itertools
 import math
-
-import networkx as nx
+from typing import Callable, Hashable, Iterable
 
 from ember.ir.core import Block, Operation, Value, functions
 from ember.ir.primitive import PRIMITIVES
@@ -88,12 +88,12 @@ class _Planner:
                  if _kind(op) not in _CLONED and op is not block.operations[-1]]
         self.group_of = {op: i for i, op in enumerate(nodes)}
         self.groups = {i: [op] for i, op in enumerate(nodes)}
-        self.ops = nx.DiGraph()  # op -> op dataflow
-        self.ops.add_nodes_from(nodes)
+        self.ops = _Digraph(nodes)  # op -> op dataflow
         for op in nodes:
-            self.ops.add_edges_from((v.owner, op) for v in op.operands
-                                    if not v.is_block_argument and v.owner in self.group_of)
-        self.kernels = nx.relabel_nodes(self.ops, self.group_of)  # group -> group dataflow
+            self.ops.add_edges((v.owner, op) for v in op.operands
+                               if not v.is_block_argument and v.owner in self.group_of)
+        self.kernels = _Digraph(self.group_of.values())  # group -> group dataflow
+        self.kernels.add_edges((self.group_of[a], self.group_of[b]) for a, b in self.ops.edges())
 
     def vertical(self) -> None:
         """Each op, in program order, joins its producers' groups where that is legal."""
@@ -121,8 +121,8 @@ class _Planner:
         for op in self.groups[b]:
             self.group_of[op] = a
         self.groups[a] += self.groups.pop(b)
-        self.kernels.add_edges_from((a, s) for s in self.kernels.successors(b) if s != a)
-        self.kernels.add_edges_from((p, a) for p in self.kernels.predecessors(b) if p != a)
+        self.kernels.add_edges([(a, s) for s in self.kernels.successors(b) if s != a])
+        self.kernels.add_edges([(p, a) for p in self.kernels.predecessors(b) if p != a])
         self.kernels.remove_node(b)
         return True
 
@@ -140,7 +140,7 @@ class _Planner:
         """Whether contracting groups a and b closes a cycle: a path between them that passes
         through another group would then leave the merged kernel and come back into it."""
         for src, dst in ((a, b), (b, a)):
-            if any(s != dst and nx.has_path(self.kernels, s, dst)
+            if any(s != dst and self.kernels.has_path(s, dst)
                    for s in self.kernels.successors(src)):
                 return True
         return False
@@ -230,10 +230,73 @@ def _set_in_dataflow_order(block: Block, ops: list[Operation], key: dict) -> Non
     producer of its inputs and before every user of its results, which a topological sort of
     the dataflow gives (the terminator, last in `key`, stays last).
     """
-    graph = nx.DiGraph()
-    graph.add_nodes_from(ops)
-    graph.add_edges_from((v.owner, op) for op in ops for v in op.operands
-                         if not v.is_block_argument and v.owner in graph)
+    graph = _Digraph(ops)
+    graph.add_edges((v.owner, op) for op in ops for v in op.operands
+                    if not v.is_block_argument and v.owner in graph)
     block.operations = []
-    for op in nx.lexicographical_topological_sort(graph, key=key.get):
+    for op in graph.topological_order(key.get):
         block.append(op)
+
+
+class _Digraph:
+    """A directed graph of hashable nodes, with the few queries fusion needs.
+
+    Plain dicts rather than networkx: importing networkx costs more than a warm-cache compile
+    of a whole training step. Neighbours keep insertion order, so plans are deterministic.
+    """
+
+    def __init__(self, nodes: Iterable[Hashable]) -> None:
+        self._succ: dict[Hashable, dict[Hashable, None]] = {n: {} for n in nodes}
+        self._pred: dict[Hashable, dict[Hashable, None]] = {n: {} for n in self._succ}
+
+    def __contains__(self, node: Hashable) -> bool:
+        return node in self._succ
+
+    def add_edges(self, edges: Iterable[tuple[Hashable, Hashable]]) -> None:
+        for a, b in edges:
+            self._succ[a][b] = None
+            self._pred[b][a] = None
+
+    def edges(self) -> list[tuple[Hashable, Hashable]]:
+        return [(a, b) for a, succ in self._succ.items() for b in succ]
+
+    def successors(self, node: Hashable) -> list[Hashable]:
+        return list(self._succ[node])
+
+    def predecessors(self, node: Hashable) -> list[Hashable]:
+        return list(self._pred[node])
+
+    def remove_node(self, node: Hashable) -> None:
+        for b in self._succ.pop(node):
+            del self._pred[b][node]
+        for a in self._pred.pop(node):
+            del self._succ[a][node]
+
+    def has_path(self, src: Hashable, dst: Hashable) -> bool:
+        """Whether `dst` is reachable from `src` (depth-first)."""
+        seen, stack = {src}, [src]
+        while stack:
+            node = stack.pop()
+            if node == dst:
+                return True
+            for succ in self._succ[node]:
+                if succ not in seen:
+                    seen.add(succ)
+                    stack.append(succ)
+        return False
+
+    def topological_order(self, key: Callable[[Hashable], int]) -> list[Hashable]:
+        """Nodes with producers first, choosing the smallest `key` among the ready ones
+        (Kahn's algorithm; keys are distinct, so nodes themselves are never compared)."""
+        waiting = {n: len(pred) for n, pred in self._pred.items()}
+        ready = [(key(n), n) for n, count in waiting.items() if count == 0]
+        heapq.heapify(ready)
+        order = []
+        while ready:
+            _, node = heapq.heappop(ready)
+            order.append(node)
+            for succ in self._succ[node]:
+                waiting[succ] -= 1
+                if not waiting[succ]:
+                    heapq.heappush(ready, (key(succ), succ))
+        return order

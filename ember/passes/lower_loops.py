@@ -24,7 +24,7 @@ Deviations from the loops-IR contract, for codegen to know: memref.alloc's
 `operandSegmentSizes` is printed in the attribute dictionary (mlir-opt accepts it there, and
 Ember's printer has no separate properties); conv2d's outer loop is marked
 `ember.kernel = "conv2d"` (matmul's `"matmul"`, as agreed); a module with several functions
-gives several kernel entries; integer `pow` is not lowered (it raises LoweringError).
+gives several kernel entries.
 """
 
 from __future__ import annotations

@@ -27,8 +27,6 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-import networkx as nx
-
 from ember.ir.core import (Block, FunctionType, Operation, Value, functions, insert_before,
                            module_op, replace_all_uses, uses)
 from ember.ir.primitive import PRIMITIVES
@@ -140,6 +138,8 @@ def _partition_pair(forward: Operation, backward: Operation) -> None:
 
 def _min_cut(forward: Operation, needed: list[Value]) -> tuple[list[Value], list[Operation]]:
     """(values to save, ops to recompute), both in forward order, that produce `needed`."""
+    import networkx as nx  # here, not at the top: its import costs a forward-only compile 0.2 s
+
     order = _forward_order(forward)
     graph = nx.DiGraph()
     # Nodes go in in forward order, so that ties between equal cuts break the same every run.

@@ -110,7 +110,8 @@ class PassManager:
                  print_ir_before: tuple[str, ...] = (), print_ir_after: tuple[str, ...] = (),
                  print_ir_after_all: bool = False, print_ir_after_change: bool = False,
                  timing: bool = False, out: TextIO | None = None,
-                 after_pass: Callable[[str, Operation], None] | None = None) -> None:
+                 after_pass: Callable[[str, Operation], None] | None = None,
+                 keep_snapshots: bool = True) -> None:
         self.passes = parse_pipeline(pipeline) if isinstance(pipeline, str) else list(pipeline)
         self.verify = verify
         self.print_ir_before = set(print_ir_before)
@@ -119,6 +120,9 @@ class PassManager:
         self.print_ir_after_change = print_ir_after_change
         self.timing = timing
         self.after_pass = after_pass
+        # Printing the IR after every pass costs about as much as the passes: jit asks for
+        # snapshots only when it dumps them.
+        self.keep_snapshots = keep_snapshots
         self.out = out or sys.stderr
         self.timings: list[tuple[str, float]] = []
         self.snapshots: list[tuple[str, str]] = []
@@ -138,11 +142,13 @@ class PassManager:
                 verify_any(module)
             if self.after_pass is not None:
                 self.after_pass(p.name, module)
-            text = str(module)
-            self.snapshots.append((p.name, text))
-            changed = before is None or before != text
+            may_print = (self.print_ir_after_all or p.name in self.print_ir_after
+                         or self.print_ir_after_change)
+            text = str(module) if self.keep_snapshots or may_print else ""
+            if self.keep_snapshots:
+                self.snapshots.append((p.name, text))
             if (self.print_ir_after_all or p.name in self.print_ir_after
-                    or (self.print_ir_after_change and changed)):
+                    or (self.print_ir_after_change and before != text)):
                 self._print(f"IR Dump After {p.name}", module, text)
         if self.timing:
             self.out.write(self.timing_report())

@@ -12,6 +12,7 @@ import ember.nn as nn
 import ember.nn.functional as F
 
 ATOL = 1e-5
+BACKENDS = ("interpreter", "llvm")
 
 
 def _np(t):
@@ -22,10 +23,10 @@ def _close(a, b, atol=ATOL):
     np.testing.assert_allclose(_np(a), _np(b), rtol=1e-5, atol=atol)
 
 
-def _check_twice(fn, *args, **kwargs):
+def _check_twice(fn, *args, backend="interpreter", **kwargs):
     """Eager result, the tracing call and a compiled call all agree; exactly one trace."""
     expected = fn(*args, **kwargs)
-    compiled = ember.jit(fn)
+    compiled = ember.jit(fn, backend=backend)
     first = compiled(*args, **kwargs)
     second = compiled(*args, **kwargs)
     assert compiled.trace_count == 1
@@ -42,35 +43,45 @@ def _check_twice(fn, *args, **kwargs):
 # --- compiled == eager ------------------------------------------------------------------------
 
 
-def test_elementwise_matches_eager():
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_elementwise_matches_eager(backend):
     ember.manual_seed(0)
     x, y = ember.randn(3, 4), ember.randn(3, 4)
-    _check_twice(lambda a, b: (a * b + a.exp() - b.tanh()) / (1 + a.abs()), x, y)
-    _check_twice(lambda a, b: ember.maximum(a, b).sigmoid() * 2 - ember.sqrt(b * b + 1), x, y)
+    _check_twice(lambda a, b: (a * b + a.exp() - b.tanh()) / (1 + a.abs()), x, y,
+                 backend=backend)
+    _check_twice(lambda a, b: ember.maximum(a, b).sigmoid() * 2 - ember.sqrt(b * b + 1), x, y,
+                 backend=backend)
 
 
-def test_reductions_match_eager():
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_reductions_match_eager(backend):
     ember.manual_seed(0)
     x = ember.randn(4, 5, 3)
-    _check_twice(lambda a: (a.sum(), a.mean(1), a.amax(dim=(0, 2)), a.var(2), a.prod(0)), x)
-    _check_twice(lambda a: (a.logsumexp(-1), a.argmax(1), a.std(0, keepdim=True)), x)
+    _check_twice(lambda a: (a.sum(), a.mean(1), a.amax(dim=(0, 2)), a.var(2), a.prod(0)), x,
+                 backend=backend)
+    _check_twice(lambda a: (a.logsumexp(-1), a.argmax(1), a.std(0, keepdim=True)), x,
+                 backend=backend)
 
 
-def test_matmul_matches_eager():
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_matmul_matches_eager(backend):
     ember.manual_seed(0)
     a, b, c = ember.randn(2, 3, 4), ember.randn(4, 5), ember.randn(2, 5, 3)
-    _check_twice(lambda x, y, z: (x @ y, ember.bmm(x @ y, z), ember.matmul(x[0], y)), a, b, c)
+    _check_twice(lambda x, y, z: (x @ y, ember.bmm(x @ y, z), ember.matmul(x[0], y)), a, b, c,
+                 backend=backend)
 
 
-def test_indexing_with_int_tensors_matches_eager():
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_indexing_with_int_tensors_matches_eager(backend):
     ember.manual_seed(0)
     x = ember.randn(6, 4)
     idx = ember.tensor([4, 0, 2, 2])
     _check_twice(lambda a, i: (a[i], a[:, 1:3][i, 0], a[1::2], ember.index_select(a, 1, i[1:])),
-                 x, idx)
+                 x, idx, backend=backend)
 
 
-def test_cat_stack_where_softmax_match_eager():
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_cat_stack_where_softmax_match_eager(backend):
     ember.manual_seed(0)
     x, y = ember.randn(3, 4), ember.randn(3, 4)
 
@@ -80,7 +91,31 @@ def test_cat_stack_where_softmax_match_eager():
         w = ember.where(a > b, a, b * 2)
         return c, s, w, ember.softmax(c, dim=-1), F.log_softmax(s, dim=1)
 
-    _check_twice(fn, x, y)
+    _check_twice(fn, x, y, backend=backend)
+
+
+OUT_OF_RANGE = {
+    "gather": (lambda t, i: t.gather(1, i.reshape(3, 1)), 4),
+    "embedding": (lambda t, i: F.embedding(i, t), 6),
+    "cross_entropy": (lambda t, i: F.cross_entropy(t[:3], i), 4),
+}
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("op", list(OUT_OF_RANGE))
+def test_out_of_range_indices_raise_from_compiled_code(op, backend):
+    """The front end checks indices while it traces (the first call) only: later calls with
+    bad indices must be caught by the compiled code, and the process must carry on."""
+    fn, size = OUT_OF_RANGE[op]
+    table = ember.randn(6, 4)
+    good, bad = ember.tensor([0, 3, 2]), ember.tensor([1, size, 0])
+    compiled = ember.jit(fn, backend=backend)
+    _close(compiled(table, good), fn(table, good))
+    for index in (bad, -bad - 1):
+        with pytest.raises(IndexError, match=r"gather: index -?\d+ is out of bounds"):
+            compiled(table, index)
+    _close(compiled(table, good), fn(table, good))
+    assert compiled.trace_count == 1
 
 
 # --- arguments, outputs, cache ----------------------------------------------------------------
@@ -157,8 +192,9 @@ def test_jit_spellings_and_backends():
         return x * 3 - 1
 
     x = ember.randn(4)
+    assert ember.jit(g).backend == "llvm"
     for compiled in (ember.jit(g), ember.jit(g, backend="interpreter"),
-                     ember.jit(backend="interpreter")(g)):
+                     ember.jit(backend="interpreter")(g), ember.jit(backend="llvm")(g)):
         _close(compiled(x), g(x))
         _close(compiled(x), g(x))
         assert compiled.trace_count == 1
@@ -477,7 +513,7 @@ def test_dump_ir_writes_files_named_after_function(monkeypatch, tmp_path):
     files = sorted(os.listdir(tmp_path))
     assert files and all(name.startswith("my_dumped_fn.") for name in files)
     assert any(name.endswith(".mlir") for name in files)
-    text = (tmp_path / files[0]).read_text()
+    text = (tmp_path / "my_dumped_fn.1.graph.mlir").read_text()
     assert "func.func @my_dumped_fn" in text and "ember.exp" in text
     # One file per stage, and one per pass of the pipeline with a print-ir-after-all header.
     assert {"my_dumped_fn.1.graph.mlir", "my_dumped_fn.1.fused.mlir"} <= set(files)

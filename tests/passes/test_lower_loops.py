@@ -17,7 +17,6 @@ from ember.ir.core import Builder, func_op, functions, module_op
 from ember.ir.loops_verifier import verify_loops
 from ember.ir.mlir_tools import find_mlir_opt, mlir_opt_plain
 from ember.passes import PassManager
-from ember.passes.lowering.emitter import LoweringError
 from ember.runtime.interpreter import run_function
 from ember.runtime.loops_interpreter import run_loops
 
@@ -119,10 +118,13 @@ def test_binary_bool_and_mixed(name):
     _check(_graph(name, [x, y]), [x, y])
 
 
-def test_integer_pow_is_refused_with_the_op_named():
-    x = _ints(3)
-    with pytest.raises(LoweringError, match="ember.pow"):
-        PassManager("lower-to-loops").run(_graph("pow", [x, x]))
+@pytest.mark.parametrize("dtype", [np.int64, np.int32])
+def test_integer_pow(dtype):
+    """Wrapping powers, negative exponents (0 unless the base is 1 or -1) and INT_MIN."""
+    low = np.iinfo(dtype).min
+    x = np.array([3, -2, 7, 1, -1, 0, 5, -1, 2, 0, 3], dtype)
+    y = np.array([4, 5, 40, -3, -3, -1, 0, low, 3, 0, low], dtype)
+    _check(_graph("pow", [x, y]), [x, y])
 
 
 def test_where():

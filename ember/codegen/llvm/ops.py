@@ -9,10 +9,12 @@ from __future__ import annotations
 
 from typing import Callable
 
+import numpy as np
 from llvmlite import ir
 
 from ember.codegen.llvm.intrinsics import call_intrinsic, intrinsic
 from ember.codegen.math_approx import math_function
+from ember.ir import dtypes
 
 Rule = Callable[..., ir.Value]
 
@@ -47,7 +49,39 @@ def _constant(t, op, args) -> ir.Value:
     ty = t.llvm_type(op.result.type)
     value = op.attributes["value"]
     value = getattr(value, "value", value)  # a ScalarAttr carries its number in `value`
+    if op.result.type.name == "bf16":  # its bits, rounded as NumPy's bfloat16 rounds
+        return ir.Constant(ty, int(np.array(value, dtypes.bfloat16.numpy).view(np.int16)))
     return ir.Constant(ty, float(value) if isinstance(ty, ir.types._BaseFloatType) else int(value))
+
+
+_I16, _I32, _F32 = ir.IntType(16), ir.IntType(32), ir.FloatType()
+
+
+def _extf(t, op, args) -> ir.Value:
+    """fpext. A bf16 (held as its bits, see translate) is the upper half of an f32."""
+    b, x = t.builder, args[0]
+    if op.operands[0].type.name == "bf16":
+        x = b.bitcast(b.shl(b.zext(x, _I32), ir.Constant(_I32, 16)), _F32)
+    target = t.llvm_type(op.result.type)
+    return x if x.type == target else b.fpext(x, target)
+
+
+def _truncf(t, op, args) -> ir.Value:
+    """fptrunc. To bf16: the f32's upper 16 bits rounded to nearest even, and a NaN made the
+    quiet NaN of its sign, bit for bit what ml_dtypes (NumPy's bfloat16) gives."""
+    b, x = t.builder, args[0]
+    if op.result.type.name != "bf16":
+        return b.fptrunc(x, t.llvm_type(op.result.type))
+    if x.type != _F32:
+        x = b.fptrunc(x, _F32)  # ml_dtypes converts a double through float too
+    bits = b.bitcast(x, _I32)
+    sixteen, one = ir.Constant(_I32, 16), ir.Constant(_I32, 1)
+    odd = b.and_(b.lshr(bits, sixteen), one)
+    rounded = b.lshr(b.add(bits, b.add(ir.Constant(_I32, 0x7FFF), odd)), sixteen)
+    quiet_nan = b.or_(b.and_(b.lshr(bits, sixteen), ir.Constant(_I32, 0x8000)),
+                      ir.Constant(_I32, 0x7FC0))
+    is_nan = b.fcmp_unordered("uno", x, x)
+    return b.trunc(b.select(is_nan, quiet_nan, rounded), _I16)
 
 
 def _safe_division(method: str) -> Rule:
@@ -147,8 +181,8 @@ SCALAR_OPS: dict[str, Rule] = {
     "arith.index_cast": _int_resize,
     "arith.sitofp": _cast("sitofp"),
     "arith.fptosi": _cast("fptosi"),
-    "arith.extf": _cast("fpext"),
-    "arith.truncf": _cast("fptrunc"),
+    "arith.extf": _extf,
+    "arith.truncf": _truncf,
     "math.absf": _intrinsic("llvm.fabs"),
     "math.absi": _absi,
     "math.floor": _intrinsic("llvm.floor"),

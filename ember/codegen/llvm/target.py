@@ -34,7 +34,12 @@ def parse(text: str) -> llvm.ModuleRef:
     return module
 
 
-def optimize(module: llvm.ModuleRef, speed_level: int = 3) -> None:
+# The -O3 pipeline's settings; part of every cache key, since they change the machine code.
+SPEED_LEVEL = 3
+SETTINGS = f"O{SPEED_LEVEL} loop-vectorize slp-vectorize loop-unroll; mcjit object"
+
+
+def optimize(module: llvm.ModuleRef, speed_level: int = SPEED_LEVEL) -> None:
     """Run LLVM's default -O<speed_level> pipeline (new pass manager) on `module` in place."""
     options = llvm.create_pipeline_tuning_options(speed_level=speed_level)
     options.loop_vectorization = True
@@ -44,10 +49,17 @@ def optimize(module: llvm.ModuleRef, speed_level: int = 3) -> None:
     builder.getModulePassManager().run(module, builder)
 
 
-def jit(module: llvm.ModuleRef) -> llvm.ExecutionEngine:
-    """Machine code for `module`, loaded into this process; keep the engine alive while the
-    code is used. C library symbols (malloc, the f64 math functions) resolve in the process."""
-    engine = llvm.create_mcjit_compiler(module, _create_host_machine())
+def emit_object(module: llvm.ModuleRef) -> bytes:
+    """The object code of `module` for this CPU (the JIT code model: it is loaded anywhere in
+    the address space, far from the C library it calls)."""
+    return host_target_machine().emit_object(module)
+
+
+def load_object(obj: bytes) -> llvm.ExecutionEngine:
+    """Load object code into this process; keep the engine alive while the code is used.
+    C library symbols (malloc, the f64 math functions) resolve in the process."""
+    engine = llvm.create_mcjit_compiler(llvm.parse_assembly(""), _create_host_machine())
+    engine.add_object_file(llvm.ObjectFileRef.from_data(obj))
     engine.finalize_object()
     return engine
 

@@ -6,7 +6,15 @@ an array and calls it, so a runtime needs one foreign call per graph. A memref i
 pointer: its shape is static, so addresses are row-major arithmetic on the indices.
 
 Loops are emitted in the canonical shape LLVM's loop passes and vectorizer expect (a header
-with phis for the induction variable and the iter_args, one latch, one exit).
+with phis for the induction variable and the iter_args, one latch, one exit). A float add,
+multiply, max or min that accumulates into an iter_arg is marked `reassoc nsz`, so that the
+vectorizer may sum in SIMD lanes: reductions then add in a different order than sequentially,
+within float rounding (and may give +0 for -0).
+
+A loop nest marked `ember.kernel = "<name>"` is replaced by the hand-written kernel of that name
+(`ember.codegen.llvm.kernels`). A large top-level loop nest whose iterations are independent
+(each writes only its own row of every buffer it writes) is outlined into a worker function
+whose outer loop range is split across threads (`ember.codegen.llvm.parallel`).
 """
 
 from __future__ import annotations
@@ -16,16 +24,22 @@ from typing import Callable
 
 from llvmlite import ir
 
+from ember.codegen.llvm import parallel
 from ember.codegen.llvm.intrinsics import declare
+from ember.codegen.llvm.kernels import KERNELS
 from ember.codegen.llvm.ops import SCALAR_OPS
-from ember.ir.core import Operation, Region, Value, functions
+from ember.ir.core import Block, Operation, Region, Value, functions
 from ember.ir.types import MemRefType, ScalarType
+from ember.passes.fuse_rows import owns_rows
 
 _PTR = ir.PointerType()
 _I64 = ir.IntType(64)
 # LLVM types of MLIR scalar types; `index` is 64-bit on the hosts Ember targets.
 _SCALAR = {"index": _I64, "i1": ir.IntType(1), "i32": ir.IntType(32), "i64": _I64,
-           "f16": ir.HalfType(), "f32": ir.FloatType(), "f64": ir.DoubleType()}
+           "f16": ir.HalfType(), "f32": ir.FloatType(), "f64": ir.DoubleType(),
+           # llvmlite has no bfloat type: a bf16 is held as its bits, and only loaded, stored,
+           # selected and converted to and from f32 (see ops.py); arithmetic happens in f32.
+           "bf16": ir.IntType(16)}
 # In memory an i1 is a byte, as NumPy's bool is; loads truncate and stores zero-extend.
 _BYTE = ir.IntType(8)
 # Intermediate buffers up to this size live on the stack (promotable, free to allocate);
@@ -57,9 +71,12 @@ def _storage(t: ScalarType) -> ir.Type:
 class Translator:
     """Translates one func.func body; `builder` is the insertion point, `values` the SSA map."""
 
-    def __init__(self, module: ir.Module, function: ir.Function) -> None:
+    def __init__(self, module: ir.Module, function: ir.Function, threads: int = 1,
+                 top: Block | None = None) -> None:
         self.module = module
         self.function = function
+        self.threads = threads  # threads a top-level loop nest or a kernel may use
+        self.top = top  # the function body, whose loops may be split across threads
         self.entry_block = function.append_basic_block("entry")
         self.builder = ir.IRBuilder(self.entry_block)
         self.values: dict[int, ir.Value] = {}
@@ -154,6 +171,11 @@ def _dealloc(t: Translator, op: Operation, args) -> None:
 # --- scf --------------------------------------------------------------------------------------
 
 def _for(t: Translator, op: Operation, args) -> list[ir.Value]:
+    kernel = KERNELS.get(op.attributes.get("ember.kernel"))
+    if kernel is not None and kernel(t, op, *_kernel_buffers(op)):
+        return []
+    if op.parent is t.top and _parallel_nest(t, op):
+        return []
     lower, upper, step, *inits = args
     b = t.builder
     preheader = b.block
@@ -179,6 +201,7 @@ def _for(t: Translator, op: Operation, args) -> list[ir.Value]:
     iv.add_incoming(next_iv, latch)
     for phi, value in zip(carried, yielded):
         phi.add_incoming(value, latch)
+        _allow_reassociation(phi, value)
     b.branch(header)
     b.position_at_end(exit_)
     return carried
@@ -206,6 +229,94 @@ def _if(t: Translator, op: Operation, args) -> list[ir.Value]:
     return results
 
 
+def _allow_reassociation(accumulator: ir.Value, value: ir.Value) -> None:
+    """Mark `value`, the next value of a loop-carried `accumulator`, `reassoc nsz` when it is a
+    float add, multiply, maximum or minimum of the accumulator: the vectorizer needs that to
+    keep one partial result per SIMD lane."""
+    if not isinstance(value, ir.Instruction) or accumulator not in value.operands:
+        return
+    if isinstance(value, ir.CallInstr):
+        if value.callee.name.startswith(("llvm.maximum.", "llvm.minimum.")):
+            value.fastmath.update(("reassoc", "nsz"))
+    elif value.opname in ("fadd", "fmul"):
+        value.flags.extend(("reassoc", "nsz"))
+
+
+# --- kernels and threads ----------------------------------------------------------------------
+
+def _kernel_buffers(loop: Operation) -> tuple[list[Value], Value]:
+    """The memrefs a marked nest loads in its innermost body, in order, and the one it stores
+    its result into (the contract of `ember.codegen.llvm.kernels`)."""
+    innermost = loop
+    while inner := [o for o in innermost.regions[0].blocks[0].operations if o.name == "scf.for"]:
+        innermost = inner[0]
+    loads = [o.operands[0] for o in innermost.regions[0].blocks[0].operations
+             if o.name == "memref.load"]
+    stores = [o.operands[1] for o in loop.walk() if o.name == "memref.store"]
+    return loads, stores[-1]
+
+
+def _trip_count(t: Translator, loop: Operation) -> int | None:
+    bounds = [t.values.get(id(v)) for v in loop.operands[:3]]
+    if not all(isinstance(b, ir.Constant) for b in bounds):
+        return None
+    lower, upper, step = (b.constant for b in bounds)
+    return max(0, -(-(upper - lower) // step))
+
+
+def _work(t: Translator, ops: list[Operation]) -> int:
+    """Roughly the scalar operations `ops` execute (0 if a loop bound is not constant)."""
+    total = 0
+    for op in ops:
+        if op.name == "scf.for":
+            trip = _trip_count(t, op)
+            if trip is None:
+                return 0
+            total += trip * _work(t, op.regions[0].blocks[0].operations)
+        else:
+            total += 1 + sum(_work(t, r.blocks[0].operations) for r in op.regions if r.blocks)
+    return total
+
+
+def _independent(loop: Operation) -> bool:
+    """Whether the outer iterations of a nest can run at once, in any order: nothing is
+    allocated, and every buffer the nest writes is read and written only at the row of the
+    outer induction variable (that excludes scatter_add and the index checks' status word)."""
+    if any(op.name in ("memref.alloc", "memref.dealloc", "func.call") for op in loop.walk()):
+        return False
+    return owns_rows(loop, {op.operands[1] for op in loop.walk() if op.name == "memref.store"})
+
+
+def _parallel_nest(t: Translator, loop: Operation) -> bool:
+    """Split a large top-level nest's outer loop across `t.threads` threads (see
+    `ember.codegen.llvm.parallel`); False, emitting nothing, where that does not pay or is not
+    safe. The nest is outlined whatever the thread count, so that its code, and the order in
+    which its reductions add, is the same with one thread as with several."""
+    trip = _trip_count(t, loop)
+    if (loop.results or not trip or trip < 2
+            or [t.get(v).constant for v in loop.operands[0:3:2]] != [0, 1]
+            or _work(t, [loop]) < parallel.MIN_PARALLEL_WORK or not _independent(loop)):
+        return False
+    outside = {id(v): v for op in loop.walk() for v in op.operands if id(v) in t.values}
+    captured = [v for v in outside.values() if not isinstance(t.get(v), ir.Constant)]
+    params = [t.get(v).type for v in captured]
+    worker = ir.Function(t.module, ir.FunctionType(ir.VoidType(), [_I64, _I64, *params]),
+                         name=f"{t.function.name}.part{len(t.module.globals)}")
+    worker.linkage = "internal"
+    worker.attributes.add("noinline")  # the same code for one thread and for several
+    inner = Translator(t.module, worker)
+    inner.values = {key: t.values[key] for key in outside}
+    for value, arg in zip(captured, worker.args[2:]):
+        if isinstance(arg.type, ir.PointerType):
+            arg.add_attribute("noalias")  # distinct graph buffers, as in the kernel itself
+        inner.values[id(value)] = arg
+    _for(inner, loop, [worker.args[0], worker.args[1], ir.Constant(_I64, 1)])
+    inner.builder.ret_void()
+    parallel.launch(t.builder, worker, parallel.chunks(trip, t.threads),
+                    [t.get(v) for v in captured])
+    return True
+
+
 STRUCTURAL_OPS: dict[str, Callable] = {
     "memref.load": _load,
     "memref.store": _store,
@@ -219,8 +330,9 @@ TERMINATORS = ("scf.yield", "func.return")
 
 # --- module -----------------------------------------------------------------------------------
 
-def translate_module(module: Operation) -> Translation:
-    """Translate a loops-IR `builtin.module` with one func.func into an llvmlite module."""
+def translate_module(module: Operation, threads: int | None = None) -> Translation:
+    """Translate a loops-IR `builtin.module` with one func.func into an llvmlite module whose
+    large loop nests use up to `threads` threads (default: the host's cores, at most 2)."""
     (func,) = functions(module)
     name = func.attributes["sym_name"]
     block = func.regions[0].blocks[0]
@@ -231,7 +343,8 @@ def translate_module(module: Operation) -> Translation:
     kernel.linkage = "internal"
     for arg in kernel.args:
         arg.add_attribute("noalias")  # graph buffers never overlap: lets loads be hoisted
-    translator = Translator(llvm_module, kernel)
+    threads = parallel.default_threads() if threads is None else threads
+    translator = Translator(llvm_module, kernel, threads, top=func.regions[0].blocks[0])
     translator.region(func.regions[0], list(kernel.args))
     translator.builder.ret_void()
     entry = _entry_function(llvm_module, kernel, len(memrefs))

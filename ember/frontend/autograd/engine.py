@@ -91,7 +91,10 @@ def _into_leaf(leaf: "Tensor", g: "Tensor", create_graph: bool) -> None:
     if not create_graph:
         g = g.detach()
     if leaf.grad is None:
-        leaf.grad = g if create_graph else g.clone()
+        # A new .grad is row-major, as PyTorch's gradient layout contract makes it match its
+        # (row-major) parameter: a transposed gradient would make every optimizer state cloned
+        # from it transposed too, and every compiled step copy it to row-major and back.
+        leaf.grad = g if create_graph else g.clone() if g.is_contiguous() else g.contiguous()
     elif create_graph:
         leaf.grad = leaf.grad + g
     else:

@@ -101,7 +101,8 @@ def _int_pow(x, y):
     # and every other base (0 included) gives 0.
     negative = y < 0
     positive = np.power(x, np.where(negative, 0, y))
-    inverted = np.where(np.abs(x) == 1, np.power(x, np.abs(y)), 0)
+    # x ** |y| for x = +-1 by y's parity (np.abs would overflow on the most negative y)
+    inverted = np.where(np.abs(x) == 1, np.where(y % 2 == 0, np.ones_like(x), x), 0)
     return np.where(negative, inverted, positive)
 
 

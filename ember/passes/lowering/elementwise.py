@@ -111,10 +111,30 @@ def _remainder(em: Emitter, xs: list[Value]) -> Value:
 
 
 def _pow(em: Emitter, xs: list[Value]) -> Value:
-    if not xs[0].type.dtype.is_floating_point:
-        raise LoweringError("lower-to-loops: cannot lower ember.pow of integers (no integer "
-                            "power in the loop-level op set)")
-    return em.value("math.powf", *xs)
+    if xs[0].type.dtype.is_floating_point:
+        return em.value("math.powf", *xs)
+    return _int_pow(em, *xs)
+
+
+def _int_pow(em: Emitter, x: Value, y: Value) -> Value:
+    """x ** y of integers, as the op table computes it: square-and-multiply over every bit of
+    |y| (wrapping like NumPy; a fixed trip count, so no data-dependent loop), and for y < 0
+    PyTorch's truncation: x ** |y| when x is 1 or -1, else 0."""
+    zero, one = em.constant(0, x.type), em.constant(1, x.type)
+    negative = _compare(em, "lt", y, zero)
+    magnitude = em.select(negative, em.value("arith.subi", zero, y), y)
+
+    def step(ivs: list[Value], accs: list[Value]) -> list[Value]:
+        power, square, bits = accs
+        odd = _compare(em, "ne", em.value("arith.andi", bits, one), zero)
+        power = em.select(odd, em.value("arith.muli", power, square), power)
+        # shrui: |INT_MIN| wraps to INT_MIN, whose bits are still the magnitude's.
+        return [power, em.value("arith.muli", square, square),
+                em.value("arith.shrui", bits, one)]
+
+    power, _, _ = em.loops([x.type.dtype.itemsize * 8], step, [one, x, magnitude])
+    unit = _compare(em, "eq", em.value("math.absi", x), one)
+    return em.select(negative, em.select(unit, power, zero), power)
 
 
 # Comparison predicates by compute dtype kind: float (ordered, but `ne` is true for NaN as in

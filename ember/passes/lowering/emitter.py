@@ -269,14 +269,16 @@ class Emitter:
         if src is dtypes.bool_:
             return self.select(value, self.constant(1, target),
                               self.constant(0, target))
+        if dtypes.bfloat16 in (src, dst) and dtypes.float32 not in (src, dst):
+            # bfloat16 converts through float32, as ml_dtypes (NumPy's bfloat16) converts it,
+            # so that code generators only need bf16 <-> f32.
+            return self.convert(self.convert(value, dtypes.float32), dst)
         if dst is dtypes.bool_:
             zero = self.constant(0, value.type)
             if src.is_floating_point:
                 return self.value("arith.cmpf", value, zero, type=I1, predicate=CMPF["une"])
             return self.value("arith.cmpi", value, zero, type=I1, predicate=CMPI["ne"])
         if src.is_floating_point and dst.is_floating_point:
-            if src.itemsize == dst.itemsize:  # f16 <-> bf16 goes through f32
-                return self.convert(self.convert(value, dtypes.float32), dst)
             name = "arith.extf" if dst.itemsize > src.itemsize else "arith.truncf"
         elif src.is_floating_point:
             name = "arith.fptosi"

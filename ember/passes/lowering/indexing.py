@@ -25,7 +25,40 @@ def reshape(em: Emitter, op: Operation, x: LoopTensor) -> LoopTensor:
     out = op.result.type.shape
     if out == x.type.shape:
         return x
-    return _reindex(op, x, lambda em, ix: em.delinearize(em.linearize(ix, out), x.type.shape))
+    groups = _reshape_groups(out, x.type.shape)
+
+    def index_map(em, ix):
+        source = []
+        for (o0, o1), (s0, s1) in groups:
+            flat = em.linearize(ix[o0:o1], out[o0:o1])
+            source += em.delinearize(flat, x.type.shape[s0:s1])
+        return source
+
+    return _reindex(op, x, index_map)
+
+
+def _reshape_groups(out: tuple, source: tuple) -> list[tuple[tuple, tuple]]:
+    """Runs of axes of `out` and `source` ((start, stop) each) holding the same elements: the
+    shortest such runs, so that an index maps by division only within its own run (a reshape
+    that splits or merges some axes leaves the others' indices as they are)."""
+    whole = [((0, len(out)), (0, len(source)))]
+    if 0 in out or 0 in source:
+        return whole
+    groups, o, s = [], 0, 0
+    while o < len(out) and s < len(source):
+        o1, s1, size_o, size_s = o + 1, s + 1, out[o], source[s]
+        while size_o != size_s:  # equal totals: the smaller side always has axes left
+            if size_o < size_s:
+                size_o, o1 = size_o * out[o1], o1 + 1
+            else:
+                size_s, s1 = size_s * source[s1], s1 + 1
+        groups.append(((o, o1), (s, s1)))
+        o, s = o1, s1
+    if not groups:
+        return whole
+    # Size-1 axes left on one side join the last run.
+    (o0, _), (s0, _) = groups.pop()
+    return groups + [((o0, len(out)), (s0, len(source)))]
 
 
 def permute(em: Emitter, op: Operation, x: LoopTensor) -> LoopTensor:

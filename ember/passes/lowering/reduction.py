@@ -4,7 +4,10 @@ Each has an outer nest over its result and an inner nest over the reduced axes w
 iter_args carry the accumulator. Accumulators have the dtype NumPy accumulates in: int64 for
 integer sums and products, float32 for float16/bfloat16; the result converts on the store.
 matmul's outer loop carries `ember.kernel = "matmul"` (conv2d's `"conv2d"`), so that codegen
-can recognise the nest and substitute a fast kernel.
+can recognise the nest and substitute a fast kernel (`ember.codegen.llvm.kernels`): their
+operands are buffers, copied into one first if they are computed views, and the innermost body
+loads the operands in order (x then y; x then w). conv2d's loop also carries
+`ember.conv2d = [stride h, w, padding h, w, dilation h, w, groups]` for its kernel.
 """
 
 from __future__ import annotations
@@ -103,7 +106,17 @@ def arg_reduce(em: Emitter, op: Operation, target: Value, x: LoopTensor) -> None
     em.loops(out.shape, outer)
 
 
+def _buffered(em: Emitter, tensor: LoopTensor) -> LoopTensor:
+    """`tensor` in a buffer: a kernel substituted for a marked nest reads memrefs."""
+    if tensor.buffer is not None:
+        return tensor
+    buffer = em.alloc(tensor.type)
+    em.materialize([tensor], [buffer])
+    return LoopTensor(tensor.type, buffer=buffer)
+
+
 def matmul(em: Emitter, op: Operation, target: Value, x: LoopTensor, y: LoopTensor) -> None:
+    x, y = _buffered(em, x), _buffered(em, y)
     out = op.result.type
     acc_dtype = compute_dtype("mul", [out.dtype])
     multiply, add = RULES["mul"], RULES["add"]
@@ -125,6 +138,7 @@ def matmul(em: Emitter, op: Operation, target: Value, x: LoopTensor, y: LoopTens
 
 
 def conv2d(em: Emitter, op: Operation, target: Value, x: LoopTensor, w: LoopTensor) -> None:
+    x, w = _buffered(em, x), _buffered(em, w)
     out = op.result.type
     stride, padding = op.attributes["stride"], op.attributes["padding"]
     dilation, groups = op.attributes["dilation"], op.attributes["groups"]
@@ -162,4 +176,6 @@ def conv2d(em: Emitter, op: Operation, target: Value, x: LoopTensor, w: LoopTens
         em.store(em.convert(total, out.dtype), target, ix)
         return []
 
-    em.loops(out.shape, outer, attributes={"ember.kernel": "conv2d"})
+    # The attributes a kernel substituted for the nest needs (the nest itself implies them).
+    params = (*stride, *padding, *dilation, groups)
+    em.loops(out.shape, outer, attributes={"ember.kernel": "conv2d", "ember.conv2d": params})

@@ -1,0 +1,101 @@
+"""`fuse-rows`: merge consecutive top-level loop nests of loops IR over the same rows.
+
+`lower-to-loops` gives each reduction of a fused kernel a nest of its own, so softmax is three
+passes over its input (row max, row sum of exponentials, the quotient), each streaming the
+whole tensor through memory. Where consecutive top-level `scf.for` loops have the same bounds
+and every buffer that one of them writes and the other touches is accessed only at the row of
+the loop's own induction variable (its first index), the second body runs right after the first
+in one loop: a row is then read while it is still in cache, and iteration i of the merged loop
+does what iterations i of both did, in the same order.
+
+Loops with results or a discardable attribute (a `ember.kernel` nest keeps its shape) are left
+alone; `memref.alloc`s between two fused loops move above them (allocating is independent of
+the loops). The same row test, `owns_rows`, tells the CPU backend that a loop's iterations can
+run on different threads.
+"""
+
+from __future__ import annotations
+
+from ember.ir.core import Operation, Value, erase, insert_before, replace_all_uses
+from ember.passes.pass_manager import Pass, register_pass
+
+
+def _accesses(loop: Operation) -> tuple[set[Value], set[Value]]:
+    """The memrefs `loop` loads from and stores into."""
+    loaded, stored = set(), set()
+    for op in loop.walk():
+        if op.name == "memref.load":
+            loaded.add(op.operands[0])
+        elif op.name == "memref.store":
+            stored.add(op.operands[1])
+    return loaded, stored
+
+
+def owns_rows(loop: Operation, memrefs: set[Value]) -> bool:
+    """Whether every load and store of `memrefs` inside `loop` indexes its first axis with the
+    loop's induction variable (so iteration i touches only row i of them)."""
+    iv = loop.regions[0].blocks[0].arguments[0]
+    for op in loop.walk():
+        if op.name == "memref.load":
+            memref, indices = op.operands[0], op.operands[1:]
+        elif op.name == "memref.store":
+            memref, indices = op.operands[1], op.operands[2:]
+        else:
+            continue
+        if memref in memrefs and (not indices or indices[0] is not iv):
+            return False
+    return True
+
+
+def _fusible(first: Operation, second: Operation) -> bool:
+    if any(op.results or op.attributes for op in (first, second)):
+        return False
+    if first.operands != second.operands:  # same constant bounds (constants are shared)
+        return False
+    if any(op.name in ("memref.alloc", "memref.dealloc", "func.call")
+           for loop in (first, second) for op in loop.walk()):
+        return False
+    (loaded1, stored1), (loaded2, stored2) = _accesses(first), _accesses(second)
+    shared = (stored1 & (loaded2 | stored2)) | (stored2 & loaded1)
+    return owns_rows(first, shared) and owns_rows(second, shared)
+
+
+def _merge(first: Operation, second: Operation) -> None:
+    """Append `second`'s body to `first`'s (before its yield) and erase `second`."""
+    block, moved = first.regions[0].blocks[0], second.regions[0].blocks[0]
+    replace_all_uses(second, moved.arguments[0], block.arguments[0])
+    terminator = block.operations.pop()
+    for op in moved.operations[:-1]:
+        op.parent = block
+        block.operations.append(op)
+    block.operations.append(terminator)
+    erase(second)
+
+
+@register_pass
+class FuseRowsPass(Pass):
+    """Merge consecutive top-level loop nests over the same rows (loops IR; see module doc)."""
+
+    name = "fuse-rows"
+
+    def run(self, module: Operation) -> None:
+        for func in module.regions[0].blocks[0].operations:
+            if func.name == "func.func":
+                self._fuse_block(func.regions[0].blocks[0])
+
+    @staticmethod
+    def _fuse_block(block) -> None:
+        current: Operation | None = None
+        pending_allocs: list[Operation] = []
+        for op in list(block.operations):
+            if op.name == "memref.alloc" and current is not None:
+                pending_allocs.append(op)
+            elif op.name == "scf.for" and current is not None and _fusible(current, op):
+                for alloc in pending_allocs:
+                    erase(alloc)
+                    insert_before(current, alloc)
+                pending_allocs = []
+                _merge(current, op)
+            else:
+                current = op if op.name == "scf.for" else None
+                pending_allocs = []
