@@ -42,7 +42,8 @@ def _describe_tensor(t: Tensor) -> str:
     return f"tensor {list(t.shape)} {t.dtype.name} on {t.device}, requires_grad={t.requires_grad}"
 
 
-def _static(value: Any) -> Any:
+def static_key(value: Any) -> Any:
+    """`value` itself if hashable (a key part), else its identity."""
     try:
         hash(value)
         return value
@@ -51,10 +52,11 @@ def _static(value: Any) -> Any:
 
 
 def _environment(fn: Callable, extra: list) -> dict[str, Any]:
-    """State of the Modules and Optimizers `fn` can reach, as named key parts."""
-    from ember.nn.modules.module import Module
-    from ember.optim.optimizer import Optimizer
+    """State of the stateful objects (Modules, Optimizers) `fn` can reach, as named key parts.
 
+    An object takes part by defining `_jit_state() -> dict[str, hashable]`; this keeps the
+    front end free of imports from the library layers above it.
+    """
     candidates = [(None, obj) for obj in extra]
     code = getattr(fn, "__code__", None)
     names = code.co_freevars if code is not None else ()
@@ -74,31 +76,15 @@ def _environment(fn: Callable, extra: list) -> dict[str, Any]:
         # Captured tensors are graph inputs fetched by identity: a tensor replaced by another
         # (a reassigned buffer, optimizer.load_state_dict) must retrace, never read the old one.
         if isinstance(obj, Tensor) and var is not None:
-            parts[f"captured tensor {var!r}"] = _identity(obj)
-        elif isinstance(obj, Module):
-            name = f"module {type(obj).__name__} at {id(obj):#x}"
-            parts[name + " training"] = tuple(m.training for m in obj.modules())
-            parts[name + " grads present"] = tuple(p.grad is not None for p in obj.parameters())
-            for kind, tensors in (("parameter", obj.named_parameters()),
-                                  ("buffer", obj.named_buffers())):
-                for tname, t in tensors:
-                    parts[f"{name} {kind} {tname}"] = _identity(t)
-        elif isinstance(obj, Optimizer):
-            name = f"optimizer {type(obj).__name__} at {id(obj):#x}"
-            parts[name + " hyperparameters"] = tuple(
-                tuple((k, _static(v)) for k, v in sorted(g.items()) if k != "params")
-                for g in obj.param_groups)
-            params = [p for g in obj.param_groups for p in g["params"]]
-            parts[name + " state"] = tuple(tuple(sorted(obj.state.get(p, {}))) for p in params)
-            parts[name + " grads present"] = tuple(p.grad is not None for p in params)
-            parts[name + " parameters"] = tuple(_identity(p) for p in params)
-            parts[name + " state tensors"] = tuple(
-                _identity(v) for p in params for v in obj.state.get(p, {}).values()
-                if isinstance(v, Tensor))
+            parts[f"captured tensor {var!r}"] = tensor_identity(obj)
+        elif callable(getattr(obj, "_jit_state", None)):
+            parts.update(obj._jit_state())
     return parts
 
 
-def _identity(t: Tensor) -> str:
+def tensor_identity(t: Tensor) -> str:
+    """A key part naming tensor object `t`: captured tensors are fetched by identity, so a
+    replaced one (a reassigned buffer, loaded optimizer state) must cause a retrace."""
     return f"tensor object {id(t):#x}"
 
 
@@ -156,7 +142,7 @@ class JitFunction:
         first_of: dict[int, int] = {}
         for i, leaf in enumerate(leaves):
             parts[f"argument {i}"] = (_describe_tensor(leaf) if is_tensor(leaf)
-                                      else _static(leaf))
+                                      else static_key(leaf))
             if is_tensor(leaf):
                 first = first_of.setdefault(id(leaf._storage), i)
                 if first != i:
@@ -304,8 +290,6 @@ def jit(fn=None, *, backend: str = DEFAULT_BACKEND, passes: str = DEFAULT_PIPELI
     """
     if fn is None:
         return functools.partial(jit, backend=backend, passes=passes)
-    from ember.nn.modules.module import Module
-
-    if isinstance(fn, Module):
+    if callable(getattr(fn, "_jit_state", None)):
         return JitModule(fn, backend, passes)
     return JitFunction(fn, backend, passes=passes)

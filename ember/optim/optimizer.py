@@ -113,6 +113,25 @@ class Optimizer:
         """Apply this optimizer's rule to one parameter (runs under no_grad)."""
         raise NotImplementedError(f"{type(self).__name__} implements neither step nor _update")
 
+    def _jit_state(self) -> dict[str, Any]:
+        """What a compiled function that reaches this optimizer specialises on (ember.jit):
+        hyperparameters (Python numbers in the graph), which state exists, and identities."""
+        from ember.frontend.jit import static_key, tensor_identity
+
+        name = f"optimizer {type(self).__name__} at {id(self):#x}"
+        params = [p for g in self.param_groups for p in g["params"]]
+        return {
+            name + " hyperparameters": tuple(
+                tuple((k, static_key(v)) for k, v in sorted(g.items()) if k != "params")
+                for g in self.param_groups),
+            name + " state": tuple(tuple(sorted(self.state.get(p, {}))) for p in params),
+            name + " grads present": tuple(p.grad is not None for p in params),
+            name + " parameters": tuple(tensor_identity(p) for p in params),
+            name + " state tensors": tuple(tensor_identity(v) for p in params
+                                           for v in self.state.get(p, {}).values()
+                                           if isinstance(v, Tensor)),
+        }
+
     def state_dict(self) -> dict[str, Any]:
         """{'state': {index: state}, 'param_groups': [group with 'params' as indices]}.
 

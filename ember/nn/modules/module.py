@@ -372,6 +372,19 @@ class Module:
                 output = result
         return output
 
+    def _jit_state(self) -> dict:
+        """What a compiled function that reaches this module specialises on (ember.jit)."""
+        from ember.frontend.jit import tensor_identity
+
+        name = f"module {type(self).__name__} at {id(self):#x}"
+        parts = {name + " training": tuple(m.training for m in self.modules()),
+                 name + " grads present": tuple(p.grad is not None for p in self.parameters())}
+        for kind, tensors in (("parameter", self.named_parameters()),
+                              ("buffer", self.named_buffers())):
+            for tensor_name, t in tensors:
+                parts[f"{name} {kind} {tensor_name}"] = tensor_identity(t)
+        return parts
+
     def extra_repr(self) -> str:
         """Extra information shown in this module's repr, e.g. layer sizes."""
         return ""
