@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ember.ir.core import Block, Builder, FunctionType, Operation, Value, func_op, module_op
+from ember.ir.core import Block, Builder, Operation, Value, func_op, module_op
 
 if TYPE_CHECKING:
     from ember.frontend.tensor import Tensor
@@ -191,15 +191,6 @@ class Trace:
         if id(t) in self.bindings or getattr(t, "_trace_id", None) != self.id:
             self.abandon(f"the values of a traced tensor {list(t.shape)} ({t.dtype.name}) are "
                          f"read by Python code")
-
-    def finish(self, outputs: "list[Tensor]") -> list[Value]:
-        """Terminate the function returning `outputs`; this fixes the function type."""
-        values = [self.value_of(t) for t in outputs]
-        self.builder.ret(values)
-        return values
-
-    def function_type(self) -> FunctionType:
-        return self.func.attributes["function_type"]
 
 
 class tracing:
