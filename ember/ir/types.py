@@ -1,4 +1,4 @@
-"""Types of SSA values: ranked tensor types for the graph level."""
+"""Types of SSA values: tensors for the graph level; memrefs, index and scalars for loops."""
 
 from __future__ import annotations
 
@@ -8,11 +8,13 @@ from ember.ir.dtypes import DType
 
 
 @dataclass(frozen=True)
-class TensorType:
-    """A ranked tensor type with a static shape, printed as MLIR's `tensor<2x3xf32>`."""
+class ShapedType:
+    """A static shape and element dtype, printed as MLIR's `<kind><2x3xf32>`."""
 
     shape: tuple[int, ...]
     dtype: DType
+
+    kind = ""
 
     @property
     def rank(self) -> int:
@@ -27,7 +29,14 @@ class TensorType:
 
     def __str__(self) -> str:
         dims = "".join(f"{d}x" for d in self.shape)
-        return f"tensor<{dims}{self.dtype.mlir}>"
+        return f"{self.kind}<{dims}{self.dtype.mlir}>"
+
+
+@dataclass(frozen=True)
+class TensorType(ShapedType):
+    """A ranked tensor type with a static shape, printed as MLIR's `tensor<2x3xf32>`."""
+
+    kind = "tensor"
 
 
 @dataclass(frozen=True)
@@ -60,20 +69,11 @@ def scalar_type(dtype: DType) -> ScalarType:
 
 
 @dataclass(frozen=True)
-class MemRefType:
+class MemRefType(ShapedType):
     """A ranked, statically shaped buffer of the loop level, printed `memref<2x3xf32>`."""
 
-    shape: tuple[int, ...]
-    dtype: DType
-
-    @property
-    def rank(self) -> int:
-        return len(self.shape)
+    kind = "memref"
 
     @property
     def element(self) -> ScalarType:
         return scalar_type(self.dtype)
-
-    def __str__(self) -> str:
-        dims = "".join(f"{d}x" for d in self.shape)
-        return f"memref<{dims}{self.dtype.mlir}>"

@@ -30,11 +30,12 @@ def for_range(b: ir.IRBuilder, lower: ir.Value, upper: ir.Value, step: int = 1,
 
 
 @contextlib.contextmanager
-def carried_loop(b: ir.IRBuilder, lower: ir.Value, upper: ir.Value, step: int,
+def carried_loop(b: ir.IRBuilder, lower: ir.Value, upper: ir.Value, step: "int | ir.Value",
                  inits: Sequence[ir.Value], name: str = "loop"):
     """A counted loop carrying `inits` in phis. Yields (iv, carried values, set_next): the body
     must call `set_next(next values)` last. After the `with` the carried phis hold the final
     values (the exit block is only reached from the header)."""
+    step = i64(step) if isinstance(step, int) else step
     preheader = b.block
     header = b.append_basic_block(f"{name}.header")
     body = b.append_basic_block(f"{name}.body")
@@ -53,7 +54,9 @@ def carried_loop(b: ir.IRBuilder, lower: ir.Value, upper: ir.Value, step: int,
 
     def set_next(values: Sequence[ir.Value]) -> None:
         latch = b.block
-        iv.add_incoming(b.add(iv, i64(step), flags=("nsw",)), latch)
+        # Signed overflow is impossible: iv < upper before the step, and MLIR's loop would be
+        # undefined anyway if upper + step overflowed.
+        iv.add_incoming(b.add(iv, step, flags=("nsw",)), latch)
         for phi, value in zip(phis, values):
             phi.add_incoming(value, latch)
         b.branch(header)

@@ -25,6 +25,7 @@ from typing import Callable
 from llvmlite import ir
 
 from ember.codegen.llvm import parallel
+from ember.codegen.llvm.control import carried_loop
 from ember.codegen.llvm.intrinsics import declare
 from ember.codegen.llvm.kernels import KERNELS
 from ember.codegen.llvm.ops import SCALAR_OPS
@@ -177,33 +178,11 @@ def _for(t: Translator, op: Operation, args) -> list[ir.Value]:
     if op.parent is t.top and _parallel_nest(t, op):
         return []
     lower, upper, step, *inits = args
-    b = t.builder
-    preheader = b.block
-    header = b.append_basic_block("for.header")
-    body = b.append_basic_block("for.body")
-    exit_ = b.append_basic_block("for.exit")
-    b.branch(header)
-    b.position_at_end(header)
-    iv = b.phi(_I64, "iv")
-    iv.add_incoming(lower, preheader)
-    carried = []
-    for init in inits:
-        phi = b.phi(init.type)
-        phi.add_incoming(init, preheader)
-        carried.append(phi)
-    b.cbranch(b.icmp_signed("<", iv, upper), body, exit_)
-    b.position_at_end(body)
-    yielded = t.region(op.regions[0], [iv, *carried])
-    # Signed overflow is impossible: iv < upper before the step, and MLIR's loop would be
-    # undefined anyway if upper + step overflowed.
-    next_iv = b.add(iv, step, flags=("nsw",))
-    latch = b.block
-    iv.add_incoming(next_iv, latch)
-    for phi, value in zip(carried, yielded):
-        phi.add_incoming(value, latch)
-        _allow_reassociation(phi, value)
-    b.branch(header)
-    b.position_at_end(exit_)
+    with carried_loop(t.builder, lower, upper, step, inits, "for") as (iv, carried, set_next):
+        yielded = t.region(op.regions[0], [iv, *carried])
+        for phi, value in zip(carried, yielded):
+            _allow_reassociation(phi, value)
+        set_next(yielded)
     return carried
 
 
