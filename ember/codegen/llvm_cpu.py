@@ -20,7 +20,7 @@ from typing import Callable
 import llvmlite.binding as llvm
 
 from ember.codegen import cache
-from ember.codegen.llvm import target
+from ember.codegen.llvm import parallel, target, thread_pool
 from ember.codegen.llvm.translate import Translation, translate_module
 from ember.ir.core import Operation
 from ember.ir.dtypes import from_name
@@ -121,7 +121,7 @@ def _compile(key_text: str, loops: Callable[[], Operation]) -> CpuKernel:
     payload = cache.load(key)
     if payload is not None:
         entry, arguments, error_ops, obj = _unpack(payload)
-        return CpuKernel(entry, arguments, error_ops, target.load_object(obj), loops)
+        return CpuKernel(entry, arguments, error_ops, load_object(obj), loops)
     global COMPILE_COUNT
     COMPILE_COUNT += 1
     loops_module = loops()
@@ -130,9 +130,15 @@ def _compile(key_text: str, loops: Callable[[], Operation]) -> CpuKernel:
     obj = target.emit_object(module)
     cache.store(key, _pack(translation, obj))
     kernel = CpuKernel(translation.entry, translation.arguments, translation.error_ops,
-                       target.load_object(obj), lambda: loops_module, module)
+                       load_object(obj), lambda: loops_module, module)
     kernel.llvm_ir = text  # fills the cached property: this text was just made
     return kernel
+
+
+def load_object(obj: bytes) -> llvm.ExecutionEngine:
+    """Load a kernel's object code, after the thread pool its parallel loops call."""
+    thread_pool.install(parallel.default_threads() - 1)
+    return target.load_object(obj)
 
 
 def _pack(translation: Translation, obj: bytes) -> bytes:

@@ -9,10 +9,10 @@ import pytest
 
 import ember
 import ember.nn.functional as F
-from ember.codegen.llvm import target
+from ember.codegen.llvm import target, thread_pool
 from ember.codegen.llvm.kernels import matmul
 from ember.codegen.llvm.translate import translate_module
-from ember.codegen.llvm_cpu import CpuKernel, lower_to_loops
+from ember.codegen.llvm_cpu import CpuKernel, load_object, lower_to_loops
 from ember.runtime.llvm import LlvmExecutable
 
 RNG = np.random.default_rng(0)
@@ -37,7 +37,7 @@ def _compiled(fn, arrays, threads: int) -> LlvmExecutable:
     translation.module.data_layout = str(machine.target_data)
     module = target.parse(str(translation.module))
     target.optimize(module)
-    engine = target.load_object(target.emit_object(module))
+    engine = load_object(target.emit_object(module))
     kernel = CpuKernel(translation.entry, translation.arguments, translation.error_ops, engine,
                        lambda: loops, module)
     return LlvmExecutable(kernel, len(arrays))
@@ -108,7 +108,7 @@ def test_threads_give_the_single_thread_result(fn, shapes):
     arrays = _random(*shapes)
     one = _compiled(fn, arrays, threads=1)(arrays)
     two = _compiled(fn, arrays, threads=2)
-    assert "pthread_create" in two.kernel.optimized_ir
+    assert thread_pool.ENTRY in two.kernel.optimized_ir
     for x, y in zip(one, two(arrays)):
         np.testing.assert_array_equal(x, y)
 

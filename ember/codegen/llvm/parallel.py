@@ -1,12 +1,11 @@
-"""Splitting work across the host's cores from generated code, with POSIX threads.
+"""Splitting work across the host's cores from generated code.
 
 A worker is an LLVM function `void @w(i64 lo, i64 hi, <captured values>...)` that does the
-iterations [lo, hi) of some loop, independently of every other range. `launch` emits a call of
-the worker for each chunk: chunks after the first run on new threads (`pthread_create`, through
-a trampoline that unpacks a stack struct), the first on the calling thread, then every thread is
-joined. A chunk whose thread cannot be created runs on the calling thread, so the result never
-depends on whether threads were available; nor does it depend on the chunking, because a worker
-computes each iteration the same way whatever range it is given.
+iterations [lo, hi) of some loop, independently of every other range. `launch` emits one call
+of the process's thread pool (`ember.codegen.llvm.thread_pool`), with a task that looks up its
+chunk in a constant table and unpacks the captured values from a stack struct. The result never
+depends on which thread ran a chunk, nor on the chunking, because a worker computes each
+iteration the same way whatever range it is given.
 """
 
 from __future__ import annotations
@@ -15,6 +14,7 @@ import os
 
 from llvmlite import ir
 
+from ember.codegen.llvm import thread_pool
 from ember.codegen.llvm.control import I64, i64
 from ember.codegen.llvm.intrinsics import declare
 
@@ -26,6 +26,9 @@ MAX_THREADS = 2
 # Estimated scalar operations below which a loop runs on one thread: starting and joining a
 # thread costs tens of microseconds.
 MIN_PARALLEL_WORK = 1 << 21
+# Parts per thread a row loop is cut into: threads claim parts as they finish, so a thread
+# slowed down by another process leaves its share to the others instead of stalling the call.
+PARTS_PER_THREAD = 8
 
 
 def default_threads() -> int:
@@ -53,46 +56,43 @@ def entry_alloca(b: ir.IRBuilder, ty: ir.Type) -> ir.Value:
     return slot
 
 
-def _trampoline(module: ir.Module, worker: ir.Function, frame: ir.LiteralStructType):
-    """`ptr @<worker>.thread(ptr frame)`: the pthread start routine calling the worker with the
-    range and captured values stored in `frame`."""
-    fn = ir.Function(module, ir.FunctionType(_PTR, [_PTR]), name=f"{worker.name}.thread")
+def _task(module: ir.Module, worker: ir.Function, ranges: list[tuple[int, int]],
+          frame: ir.LiteralStructType) -> ir.Function:
+    """`void @<worker>.task(ptr frame, i64 part)`: the worker on range `part`, with the captured
+    values stored in `frame` (the thread pool's task signature)."""
+    fn = ir.Function(module, ir.FunctionType(ir.VoidType(), [_PTR, I64]),
+                     name=f"{worker.name}.task")
     fn.linkage = "internal"
+    table_type = ir.ArrayType(ir.ArrayType(I64, 2), len(ranges))
+    table = ir.GlobalVariable(module, table_type, f"{worker.name}.ranges")
+    table.linkage = "internal"
+    table.global_constant = True
+    table.initializer = ir.Constant(table_type, [[lo, hi] for lo, hi in ranges])
     b = ir.IRBuilder(fn.append_basic_block("entry"))
-    fields = [b.load(b.gep(fn.args[0], [ir.Constant(_I32, 0), ir.Constant(_I32, i)],
-                           inbounds=True, source_etype=frame), typ=ty)
-              for i, ty in enumerate(frame.elements)]
-    b.call(worker, fields)
-    b.ret(ir.Constant(_PTR, None))
+    frame_ptr, part = fn.args
+    lo, hi = (b.load(b.gep(table, [i64(0), part, ir.Constant(_I32, i)], inbounds=True,
+                           source_etype=table_type), typ=I64)
+              for i in range(2))
+    captured = [b.load(b.gep(frame_ptr, [ir.Constant(_I32, 0), ir.Constant(_I32, i)],
+                             inbounds=True, source_etype=frame), typ=ty)
+                for i, ty in enumerate(frame.elements)]
+    b.call(worker, [lo, hi, *captured])
+    b.ret_void()
     return fn
 
 
 def launch(b: ir.IRBuilder, worker: ir.Function, ranges: list[tuple[int, int]],
            captured: list[ir.Value]) -> None:
-    """Run `worker(lo, hi, *captured)` for every range, the ranges after the first on threads
-    of their own; returns (at the builder's position) once all of them are done."""
+    """Run `worker(lo, hi, *captured)` for every range, spread over the process's thread pool
+    (`ember.codegen.llvm.thread_pool`); returns (at the builder's position) once all are done."""
     if len(ranges) == 1:
         b.call(worker, [i64(ranges[0][0]), i64(ranges[0][1]), *captured])
         return
-    module = b.module
-    frame = ir.LiteralStructType([I64, I64] + [v.type for v in captured])
-    start = _trampoline(module, worker, frame)
-    create = declare(module, "pthread_create", _I32, [_PTR, _PTR, _PTR, _PTR])
-    join = declare(module, "pthread_join", _I32, [I64, _PTR])  # pthread_t: unsigned long
-    started = []
-    for lo, hi in ranges[1:]:
-        args = entry_alloca(b, frame)
-        for i, value in enumerate([i64(lo), i64(hi), *captured]):
-            b.store(value, b.gep(args, [ir.Constant(_I32, 0), ir.Constant(_I32, i)],
-                                 inbounds=True, source_etype=frame))
-        thread = entry_alloca(b, I64)
-        status = b.call(create, [thread, ir.Constant(_PTR, None), start, args])
-        started.append((status, thread, lo, hi))
-    b.call(worker, [i64(ranges[0][0]), i64(ranges[0][1]), *captured])
-    for status, thread, lo, hi in started:
-        failed = b.icmp_signed("!=", status, ir.Constant(_I32, 0))
-        with b.if_else(failed) as (then, otherwise):
-            with then:
-                b.call(worker, [i64(lo), i64(hi), *captured])
-            with otherwise:
-                b.call(join, [b.load(thread, typ=I64), ir.Constant(_PTR, None)])
+    frame = ir.LiteralStructType([v.type for v in captured])
+    task = _task(b.module, worker, ranges, frame)
+    values = entry_alloca(b, frame)
+    for i, value in enumerate(captured):
+        b.store(value, b.gep(values, [ir.Constant(_I32, 0), ir.Constant(_I32, i)],
+                             inbounds=True, source_etype=frame))
+    run = declare(b.module, thread_pool.ENTRY, ir.VoidType(), [_PTR, _PTR, I64])
+    b.call(run, [task, values, i64(len(ranges))])

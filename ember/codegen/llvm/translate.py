@@ -291,7 +291,8 @@ def _parallel_nest(t: Translator, loop: Operation) -> bool:
         inner.values[id(value)] = arg
     _for(inner, loop, [worker.args[0], worker.args[1], ir.Constant(_I64, 1)])
     inner.builder.ret_void()
-    parallel.launch(t.builder, worker, parallel.chunks(trip, t.threads),
+    parts = t.threads * parallel.PARTS_PER_THREAD if t.threads > 1 else 1
+    parallel.launch(t.builder, worker, parallel.chunks(trip, parts),
                     [t.get(v) for v in captured])
     return True
 
