@@ -1,7 +1,6 @@
 """The CPU compile driver: graph module -> loops IR -> LLVM IR -> machine code in this process.
 
-`compile_graph` runs the tail of the pipeline, `lower-to-loops,fuse-rows`, on a copy of a graph
-module;
+`compile_graph` runs the tail of the pipeline, `LOOPS_PIPELINE`, on a copy of a graph module;
 `compile_loops` translates loops IR (see `ember.codegen.llvm.translate` for the calling
 convention), optimises it at -O3 for the host CPU, emits an object file and loads it.
 
@@ -26,6 +25,8 @@ from ember.ir.core import Operation
 from ember.ir.dtypes import from_name
 from ember.ir.types import MemRefType
 
+# From a fused graph to the loops IR that is translated to LLVM.
+LOOPS_PIPELINE = "lower-to-loops,fuse-rows,reuse-row-values,hoist-reciprocals"
 # Counts compilations that ran LLVM (cache misses), so tests can see a hit skip them.
 COMPILE_COUNT = 0
 
@@ -94,7 +95,7 @@ def lower_to_loops(graph_module: Operation) -> Operation:
     from ember.ir.parser import parse
 
     loops = parse(str(graph_module))
-    passes.PassManager("lower-to-loops,fuse-rows").run(loops)
+    passes.PassManager(LOOPS_PIPELINE).run(loops)
     return loops
 
 

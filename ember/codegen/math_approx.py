@@ -17,9 +17,11 @@ Polynomial coefficients are Taylor coefficients unless a comment names their sou
 
 from __future__ import annotations
 
+import functools
 import math
 from typing import Callable
 
+import llvmlite.binding as llvm
 from llvmlite import ir
 
 from ember.codegen.llvm.intrinsics import call_intrinsic, declare, type_suffix
@@ -37,8 +39,9 @@ class _Float:
     Operands may be LLVM values or Python numbers (made constants of the type).
     """
 
-    def __init__(self, builder: ir.IRBuilder, ty: ir.Type) -> None:
+    def __init__(self, builder: ir.IRBuilder, ty: ir.Type, native_ldexp: bool = False) -> None:
         self.b = builder
+        self.native_ldexp = native_ldexp
         self.ty = ty
         self.is_f32 = isinstance(ty, ir.FloatType)
         self.bits = 32 if self.is_f32 else 64
@@ -119,6 +122,17 @@ class _Float:
         return self.from_bits(self.b.shl(self.b.add(n, self.i(self.bias)),
                                          self.i(self.mantissa_bits)))
 
+    def ldexp(self, x, k) -> ir.Value:
+        """x * 2**k for an integer k, rounded once when the result is denormal or overflows."""
+        if self.native_ldexp:  # one instruction (AVX-512 vscalefps)
+            i32 = ir.IntType(32)
+            k32 = k if k.type == i32 else self.b.trunc(k, i32)
+            fn = declare(self.b.module, f"llvm.ldexp.{type_suffix(self.ty)}.i32", self.ty,
+                         [self.ty, i32])
+            return self.b.call(fn, [self.v(x), k32])
+        half = self.b.ashr(k, self.i(1))
+        return self.mul(self.mul(x, self.pow2(half)), self.pow2(self.b.sub(k, half)))
+
 
 # --- exp and log ---------------------------------------------------------------------------
 
@@ -127,27 +141,28 @@ _LN2_SPLIT = {32: (0.693359375, -2.12194440e-4),
               64: (6.93147180369123816490e-01, 1.90821492927058770002e-10)}
 # Inputs beyond these give 0 or inf; clamping keeps the exponent arithmetic in range.
 _EXP_RANGE = {32: (-104.0, 89.0), 64: (-746.0, 710.0)}
-# Taylor degree for exp(r), |r| <= ln2/2: truncation 7e-9 (f32) and 2e-16 (f64) relative.
-_EXP_DEGREE = {32: 7, 64: 13}
+# exp(r) for |r| <= ln2/2, highest degree first. f32: a degree-5 fit minimising the maximum
+# relative error (Lawson-reweighted least squares), truncation 7.6e-8; f64: Taylor to degree
+# 13, truncation 2e-16.
+_EXP_POLY = {32: [0.008301300611151585, 0.04191558872753021, 0.1666752058029584,
+                  0.4999889235746882, 0.9999997078885567, 1.0000000720270759],
+             64: [1.0 / math.factorial(k) for k in range(13, -1, -1)]}
 
 
 def exp(f: _Float, x) -> ir.Value:
-    """e**x. f32: max relative error 1e-7 for results >= 2**-126 (denormal results exact to
+    """e**x. f32: max relative error 2e-7 for results >= 2**-126 (denormal results exact to
     an absolute 2**-149); overflow gives inf, NaN gives NaN.
 
-    n = round(x / ln2), r = x - n ln2 (Cody-Waite), exp(r) by polynomial, then times 2**n as two
-    exponent-field scalings so that denormal and overflowing results round correctly.
+    n = round(x / ln2), r = x - n ln2 (Cody-Waite), exp(r) by polynomial, then times 2**n
+    (`ldexp`), so that denormal and overflowing results round correctly.
     """
     lo, hi = _EXP_RANGE[f.bits]
     ln2_hi, ln2_lo = _LN2_SPLIT[f.bits]
     xc = f.clamp(x, lo, hi)
     n = f.unary("llvm.roundeven", f.mul(xc, 1.0 / math.log(2.0)))
     r = f.sub(f.sub(xc, f.mul(n, ln2_hi)), f.mul(n, ln2_lo))
-    degree = _EXP_DEGREE[f.bits]
-    p = f.poly(r, [1.0 / math.factorial(k) for k in range(degree, -1, -1)])
-    k = f.b.fptosi(n, f.int)
-    half = f.b.ashr(k, f.i(1))
-    y = f.mul(f.mul(p, f.pow2(half)), f.pow2(f.b.sub(k, half)))
+    p = f.poly(r, _EXP_POLY[f.bits])
+    y = f.ldexp(p, f.b.fptosi(n, f.int))
     return f.select(f.isnan(x), x, y)
 
 
@@ -338,7 +353,7 @@ def powf(f: _Float, x, y) -> ir.Value:
     y log|x| carries no significant error). Special values as C's pow and NumPy: finite x < 0
     gives NaN unless y is an integer, negated for odd y; x**0 = 1**y = (-1)**inf = 1.
     """
-    d = _Float(f.b, F64) if f.is_f32 else f
+    d = _Float(f.b, F64, f.native_ldexp) if f.is_f32 else f
     xd, yd = (f.b.fpext(x, F64), f.b.fpext(y, F64)) if f.is_f32 else (x, y)
     r = exp(d, d.mul(yd, log(d, d.fabs(xd))))
     r = f.b.fptrunc(r, f.ty) if f.is_f32 else r
@@ -365,6 +380,13 @@ _LIBM = {"exp": "exp", "log": "log", "log1p": "log1p", "expm1": "expm1", "tanh":
 _ARITY = {"atan2": 2, "powf": 2}
 
 
+@functools.cache
+def _host_has_avx512() -> bool:
+    """Whether this CPU has AVX-512, whose vscalefps makes a vector ldexp one instruction (on
+    other x86 CPUs LLVM calls the C library's ldexpf per element)."""
+    return bool(llvm.get_host_cpu_features().get("avx512f"))
+
+
 def math_function(module: ir.Module, name: str, ty: ir.Type) -> ir.Function:
     """The internal, always-inlined function `ember.<name>.<type>` computing `name` on `ty`."""
     symbol = f"ember.{name}.{type_suffix(ty)}"
@@ -377,12 +399,14 @@ def math_function(module: ir.Module, name: str, ty: ir.Type) -> ir.Function:
     fn.attributes.add("alwaysinline")
     b = ir.IRBuilder(fn.append_basic_block("entry"))
     args = list(fn.args)
+    native_ldexp = "x86_64" in module.triple and _host_has_avx512()
     if isinstance(ty, ir.DoubleType):
         result = b.call(declare(module, _LIBM[name], ty, [ty] * arity), args)
     elif isinstance(ty, ir.HalfType):
-        wide = APPROXIMATIONS[name](_Float(b, F32), *[b.fpext(a, F32) for a in args])
+        wide = APPROXIMATIONS[name](_Float(b, F32, native_ldexp),
+                                    *[b.fpext(a, F32) for a in args])
         result = b.fptrunc(wide, ty)
     else:
-        result = APPROXIMATIONS[name](_Float(b, ty), *args)
+        result = APPROXIMATIONS[name](_Float(b, ty, native_ldexp), *args)
     b.ret(result)
     return fn

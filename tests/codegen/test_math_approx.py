@@ -12,6 +12,7 @@ import math
 import numpy as np
 import pytest
 
+from ember.codegen import math_approx
 from ember.codegen.llvm_cpu import compile_loops
 from ember.ir import dtypes
 from ember.runtime.llvm import LlvmExecutable
@@ -129,3 +130,14 @@ def test_other_float_types(dtype, tolerance):
             ref = getattr(np, name)(x.astype(np.float64))
         got = _run(name, x, dtype=dtype)
         np.testing.assert_allclose(got, ref, rtol=tolerance, atol=tolerance, equal_nan=True)
+
+
+@pytest.mark.parametrize("native_ldexp", [True, False])
+def test_exp_scaling_paths_agree_in_accuracy(monkeypatch, native_ldexp):
+    """exp's final 2**n scaling: one ldexp (AVX-512 hosts) or two exponent-field products
+    (every other host); both keep the bound, denormal and overflowing results included."""
+    monkeypatch.setattr(math_approx, "_host_has_avx512", lambda: native_ldexp)
+    x = np.concatenate([np.linspace(-105, 90, 1 << 18, dtype=np.float32), SPECIALS])
+    module = elementwise(f"exp_{int(native_ldexp)}", "math.exp", x.shape, dtypes.float32)
+    got = LlvmExecutable(compile_loops(module), 1)([x])[0]
+    _check(got, np.exp(x.astype(np.float64)))

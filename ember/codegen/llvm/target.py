@@ -36,8 +36,7 @@ def parse(text: str) -> llvm.ModuleRef:
 
 # The -O3 pipeline's settings; part of every cache key, since they change the machine code.
 SPEED_LEVEL = 3
-SETTINGS = (f"O{SPEED_LEVEL} loop-vectorize slp-vectorize loop-unroll; mcjit object; "
-            "ember_parallel_run pool")
+SETTINGS = f"O{SPEED_LEVEL} loop-vectorize slp-vectorize loop-unroll; mcjit object"
 
 
 def optimize(module: llvm.ModuleRef, speed_level: int = SPEED_LEVEL) -> None:

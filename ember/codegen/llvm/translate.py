@@ -22,6 +22,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable
 
+import llvmlite.binding as llvm
 from llvmlite import ir
 
 from ember.codegen.llvm import parallel
@@ -318,6 +319,7 @@ def translate_module(module: Operation, threads: int | None = None) -> Translati
     block = func.regions[0].blocks[0]
     memrefs = [arg.type for arg in block.arguments]
     llvm_module = ir.Module(name=name)
+    llvm_module.triple = llvm.get_process_triple()  # the approximations specialise on it
     kernel = ir.Function(llvm_module, ir.FunctionType(ir.VoidType(), [_PTR] * len(memrefs)),
                          name=name)
     kernel.linkage = "internal"

@@ -1,0 +1,35 @@
+"""Facts about loops-IR loops that several loop passes ask: constant bounds, trip counts,
+whether a value is defined outside a loop."""
+
+from __future__ import annotations
+
+from ember.ir.attributes import ScalarAttr
+from ember.ir.core import Operation, Value
+
+
+def constant_value(value: Value) -> int | float | bool | None:
+    """The number an `arith.constant` result holds; None for any other value."""
+    owner = value.owner
+    if not isinstance(owner, Operation) or owner.name != "arith.constant":
+        return None
+    attr = owner.attributes["value"]
+    return attr.value if isinstance(attr, ScalarAttr) else attr
+
+
+def trip_count(loop: Operation) -> int | None:
+    """How many iterations an `scf.for` with constant bounds runs; None if a bound varies."""
+    lower, upper, step = (constant_value(v) for v in loop.operands[:3])
+    if lower is None or upper is None or not step:
+        return None
+    return max(0, -(-(upper - lower) // step))
+
+
+def defined_outside(value: Value, loop: Operation) -> bool:
+    """Whether `value` is defined outside `loop` (so it is the same in every iteration)."""
+    block = value.owner if value.is_block_argument else value.owner.parent
+    while block is not None:
+        if block is loop.regions[0].blocks[0]:
+            return False
+        op = block.parent.parent if block.parent is not None else None
+        block = op.parent if op is not None else None
+    return True
