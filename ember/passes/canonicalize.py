@@ -155,6 +155,30 @@ class ComposePermutes(RewritePattern):
         return True
 
 
+class TransposedProduct(RewritePattern):
+    """permute(matmul(a, b)) swapping the last two axes -> matmul(bT, aT), when the product has
+    no other use: (a @ b)^T = b^T @ a^T, and the CPU kernel reads transposed operands in place,
+    so the transpose of the result (a weight gradient) costs no copy."""
+
+    root = "ember.permute"
+
+    def match_and_rewrite(self, op: Operation, rewriter: PatternRewriter) -> bool:
+        dims = tuple(op.attributes["dims"])
+        rank = len(dims)
+        swap = (*range(rank - 2), rank - 1, rank - 2)
+        product = defining_op(op.operands[0], "ember.matmul")
+        if (rank < 2 or dims != swap or product is None
+                or len(rewriter.users(product.result)) != 1
+                or any(len(v.type.shape) != rank for v in product.operands)):
+            return False
+        a, b = product.operands
+        b_t = rewriter.create("ember.permute", [b], {"dims": swap})
+        a_t = rewriter.create("ember.permute", [a], {"dims": swap})
+        swapped = rewriter.create("ember.matmul", [b_t.result, a_t.result], {})
+        rewriter.replace_op(op, swapped.results)
+        return True
+
+
 # Conversions that represent every value of the source dtype exactly (bool to anything).
 _EXACT = {
     dtypes.int32: {dtypes.int64, dtypes.float64},
@@ -194,7 +218,7 @@ def canonicalization_patterns() -> list[RewritePattern]:
     same_type = ["ember.reshape", "ember.broadcast_to", "ember.slice", "ember.pad", "ember.cast"]
     return ([BinaryIdentity(name) for name in BinaryIdentity.IDENTITIES]
             + [IntegerSubSelf(), NegNeg(), TrivialFlip(), ComposePermutes(),
-               CastOfWideningCast()]
+               CastOfWideningCast(), TransposedProduct()]
             + [SameTypeIsIdentity(name) for name in same_type]
             + [ComposeChain(name) for name in ["ember.reshape", "ember.broadcast_to"]])
 

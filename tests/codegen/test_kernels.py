@@ -9,7 +9,7 @@ import pytest
 
 import ember
 import ember.nn.functional as F
-from ember.codegen.llvm import target, thread_pool
+from ember.codegen.llvm import parallel, target, thread_pool
 from ember.codegen.llvm.kernels import matmul
 from ember.codegen.llvm.translate import translate_module
 from ember.codegen.llvm_cpu import CpuKernel, load_object, lower_to_loops
@@ -23,8 +23,11 @@ def _random(*shapes):
 
 
 def _jit(fn, arrays):
-    """`fn` compiled by the llvm backend and run on `arrays`, as NumPy."""
-    return ember.jit(fn, backend="llvm")(*[ember.from_numpy(a) for a in arrays]).numpy()
+    """`fn` compiled by the llvm backend and run on `arrays`, as NumPy (the second call: the
+    first one traces, and eager code computes its result)."""
+    compiled = ember.jit(fn, backend="llvm")
+    compiled(*[ember.from_numpy(a) for a in arrays])
+    return compiled(*[ember.from_numpy(a) for a in arrays]).numpy()
 
 
 def _compiled(fn, arrays, threads: int) -> LlvmExecutable:
@@ -69,6 +72,36 @@ def test_matmul_batched_and_broadcast(shape_a, shape_b, monkeypatch):
     monkeypatch.setattr(matmul, "MIN_KERNEL_WORK", 1)
     a, b = _random(shape_a, shape_b)
     assert _matmul_error(_jit(ember.matmul, [a, b]), a, b) < 1e-5
+
+
+TRANSPOSED = {  # a product and its operands' shapes for (m, k, n)
+    "a@bT": (lambda a, b: a @ b.T, lambda m, k, n: [(m, k), (n, k)]),
+    "aT@b": (lambda a, b: a.T @ b, lambda m, k, n: [(k, m), (k, n)]),
+    "aT@bT": (lambda a, b: a.T @ b.T, lambda m, k, n: [(k, m), (n, k)]),
+    "(a@bT)T": (lambda a, b: (a @ b.T).T, lambda m, k, n: [(m, k), (n, k)]),
+}
+
+
+@pytest.mark.parametrize("name", TRANSPOSED)
+@pytest.mark.parametrize("m,k,n", [(7, 13, 37), (64, 100, 128), (130, 33, 45)])
+@pytest.mark.parametrize("threads", [1, 2])
+def test_matmul_reads_transposed_operands(name, m, k, n, threads, monkeypatch):
+    """Operands that are transposed buffers are packed from their transpose, not copied; rows
+    or columns split over threads (columns when there are more of them)."""
+    monkeypatch.setattr(matmul, "MIN_KERNEL_WORK", 1)
+    monkeypatch.setattr(parallel, "MIN_PARALLEL_WORK", 1)
+    fn, shapes = TRANSPOSED[name]
+    arrays = _random(*shapes(m, k, n))
+    assert _copies(fn, arrays) == ""
+    expected = fn(*(ember.from_numpy(x.astype(np.float64)) for x in arrays)).numpy()
+    np.testing.assert_allclose(_compiled(fn, arrays, threads)(arrays)[0], expected,
+                               rtol=2e-5, atol=2e-5)
+
+
+def _copies(fn, arrays) -> str:
+    """The loops IR's buffers other than the function arguments (transpose copies would be)."""
+    text = ember.jit(fn, backend="llvm").lower(*map(ember.from_numpy, arrays)).as_text("loops")
+    return "\n".join(line for line in text.splitlines() if "memref.alloc" in line)
 
 
 def test_matmul_of_views_and_epilogue():

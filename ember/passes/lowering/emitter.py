@@ -41,11 +41,14 @@ class LoweringError(ValueError):
 @dataclass(eq=False)
 class LoopTensor:
     """A graph tensor at the loop level: a `buffer` (memref value), or `compute(emitter,
-    indices)` giving the element at `indices` (index values) in the tensor's element type."""
+    indices)` giving the element at `indices` (index values) in the tensor's element type.
+    `transposes` is set when the tensor is exactly a buffer with its last two axes swapped
+    (a kernel can read that layout directly)."""
 
     type: TensorType
     buffer: Value | None = None
     compute: Callable[["Emitter", list[Value]], Value] | None = None
+    transposes: Value | None = None
 
 
 class Emitter:

@@ -70,7 +70,12 @@ def permute(em: Emitter, op: Operation, x: LoopTensor) -> LoopTensor:
             source[d] = ix[axis]
         return source
 
-    return _reindex(op, x, index_map)
+    view = _reindex(op, x, index_map)
+    rank = len(dims)
+    swaps_last_two = list(dims) == [*range(rank - 2), rank - 1, rank - 2]
+    if x.buffer is not None and rank >= 2 and swaps_last_two:
+        view.transposes = x.buffer
+    return view
 
 
 def broadcast_to(em: Emitter, op: Operation, x: LoopTensor) -> LoopTensor:

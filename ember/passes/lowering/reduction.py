@@ -5,8 +5,9 @@ iter_args carry the accumulator. Accumulators have the dtype NumPy accumulates i
 integer sums and products, float32 for float16/bfloat16; the result converts on the store.
 matmul's outer loop carries `ember.kernel = "matmul"` (conv2d's `"conv2d"`), so that codegen
 can recognise the nest and substitute a fast kernel (`ember.codegen.llvm.kernels`): their
-operands are buffers, copied into one first if they are computed views, and the innermost body
-loads the operands in order (x then y; x then w). conv2d's loop also carries
+operands are buffers, copied into one first if they are computed views (except a matmul operand
+that is a buffer with its last two axes swapped, which is loaded with swapped indices), and the
+innermost body loads the operands in order (x then y; x then w). conv2d's loop also carries
 `ember.conv2d = [stride h, w, padding h, w, dilation h, w, groups]` for its kernel.
 """
 
@@ -116,7 +117,8 @@ def _buffered(em: Emitter, tensor: LoopTensor) -> LoopTensor:
 
 
 def matmul(em: Emitter, op: Operation, target: Value, x: LoopTensor, y: LoopTensor) -> None:
-    x, y = _buffered(em, x), _buffered(em, y)
+    # The kernel reads a transposed buffer directly: `x @ w.T` copies nothing.
+    x, y = (t if t.transposes is not None else _buffered(em, t) for t in (x, y))
     out = op.result.type
     acc_dtype = compute_dtype("mul", [out.dtype])
     multiply, add = RULES["mul"], RULES["add"]

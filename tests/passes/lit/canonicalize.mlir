@@ -165,3 +165,34 @@ module {
     func.return %1, %3 : tensor<4xf16>, tensor<4xf32>
   }
 }
+
+// -----
+
+// The transpose of a product becomes the product of the transposes, swapped: the operands'
+// transposes are read in place by the CPU kernel, and x's two permutes cancel.
+// CHECK-LABEL: func.func @weight_gradient
+// CHECK-NEXT:    %[[GT:.*]] = "ember.permute"(%arg1) {dims = array<i64: 1, 0>}
+// CHECK-NEXT:    %[[P:.*]] = "ember.matmul"(%[[GT]], %arg0) : (tensor<3x4xf32>, tensor<4x5xf32>) -> tensor<3x5xf32>
+// CHECK-NEXT:    func.return %[[P]]
+module {
+  func.func @weight_gradient(%arg0: tensor<4x5xf32>, %arg1: tensor<4x3xf32>) -> tensor<3x5xf32> {
+    %0 = "ember.permute"(%arg0) {dims = array<i64: 1, 0>} : (tensor<4x5xf32>) -> tensor<5x4xf32>
+    %1 = "ember.matmul"(%0, %arg1) : (tensor<5x4xf32>, tensor<4x3xf32>) -> tensor<5x3xf32>
+    %2 = "ember.permute"(%1) {dims = array<i64: 1, 0>} : (tensor<5x3xf32>) -> tensor<3x5xf32>
+    func.return %2 : tensor<3x5xf32>
+  }
+}
+
+// -----
+
+// A product used elsewhere too stays: rewriting would compute it twice.
+// CHECK-LABEL: func.func @shared_product
+// CHECK:         %[[P:.*]] = "ember.matmul"(%arg0, %arg1)
+// CHECK-NEXT:    "ember.permute"(%[[P]])
+module {
+  func.func @shared_product(%arg0: tensor<4x5xf32>, %arg1: tensor<5x3xf32>) -> (tensor<3x4xf32>, tensor<4x3xf32>) {
+    %0 = "ember.matmul"(%arg0, %arg1) : (tensor<4x5xf32>, tensor<5x3xf32>) -> tensor<4x3xf32>
+    %1 = "ember.permute"(%0) {dims = array<i64: 1, 0>} : (tensor<4x3xf32>) -> tensor<3x4xf32>
+    func.return %1, %0 : tensor<3x4xf32>, tensor<4x3xf32>
+  }
+}

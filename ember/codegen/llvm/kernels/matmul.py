@@ -10,9 +10,13 @@ The layout is the classic BLIS one, specialised at compile time on the (static) 
               C tile (+)= A panel @ B panel   (one FMA per vector and row for each k)
 
 Packing pads the panels with zeros, so the register kernel never sees an edge; the tile store
-writes only the rows and columns that exist. Rows are split among threads (whole batches when
-there are several), each thread packing its own copies of B: no synchronisation, and every
-element of C is summed in the same order whatever the thread count. Anything other than a
+writes only the rows and columns that exist. Either operand may be stored transposed (the loads
+of the marked nest say so: `A[k, i]` instead of `A[i, k]`): packing reads it with swapped
+strides, so `x @ w.T` needs no copy of `w`. Threads split the rows (whole batches when there
+are several), each packing its own copies of B, or, for a single product with fewer rows than
+columns, the columns, each packing its own copy of A: the operand that is packed twice is the
+smaller. There is no synchronisation, and every element of C is summed in the same order
+whatever the thread count. Anything other than a
 float32 product of at least MIN_KERNEL_WORK multiply-adds returns False: the translator then
 emits the reference loops (which LLVM compiles several times faster, and which are as fast on
 small products).
@@ -22,6 +26,7 @@ from __future__ import annotations
 
 import functools
 import math
+from dataclasses import dataclass
 
 import llvmlite.binding as llvm
 from llvmlite import ir
@@ -30,6 +35,7 @@ from ember.codegen.llvm import parallel
 from ember.codegen.llvm.control import I64, carried_loop, for_range, i64, minimum
 from ember.codegen.llvm.intrinsics import declare
 from ember.ir import dtypes
+from ember.ir.core import Operation
 
 _F32 = ir.FloatType()
 _PTR = ir.PointerType()
@@ -48,19 +54,63 @@ def vector_width() -> int:
     return 16 if features.get("avx512f") else 8
 
 
+@dataclass(frozen=True)
+class _Layout:
+    """Where element (r, c) of a logical rows x cols matrix is: row-major, or transposed (the
+    buffer holds the cols x rows matrix)."""
+
+    rows: int
+    cols: int
+    transposed: bool
+
+    def offset(self, b: ir.IRBuilder, r: ir.Value, c: ir.Value) -> ir.Value:
+        if self.transposed:
+            return b.add(b.mul(c, i64(self.rows)), r)
+        return b.add(b.mul(r, i64(self.cols)), c)
+
+    def strides(self) -> tuple[int, int]:
+        """(row stride, column stride) in elements."""
+        return (1, self.rows) if self.transposed else (self.cols, 1)
+
+
+def _transposed(loop: Operation) -> tuple[bool, bool] | None:
+    """Whether the nest loads A and B transposed (from the index order of its innermost
+    loads: A[.., i, k] or A[.., k, i]; B[.., k, j] or B[.., j, k]); None if neither order."""
+    innermost = loop
+    while inner := [o for o in innermost.regions[0].blocks[0].operations if o.name == "scf.for"]:
+        innermost = inner[0]
+    k = innermost.regions[0].blocks[0].arguments[0]
+    loads = [o for o in innermost.regions[0].blocks[0].operations if o.name == "memref.load"]
+    if len(loads) != 2 or any(len(load.operands) < 3 for load in loads):
+        return None
+    (*_, a_row, a_last), (*_, b_row, b_last) = (load.operands for load in loads)
+    a = {a_last: False, a_row: True}.get(k) if k in (a_last, a_row) else None
+    b = {b_row: False, b_last: True}.get(k) if k in (b_last, b_row) else None
+    return None if a is None or b is None else (a, b)
+
+
 def emit(t, loop, inputs, output) -> bool:
     """Replace the matmul nest `loop` by a call of the blocked kernel (see module docstring)."""
     a, b = (v.type for v in inputs)
     c = output.type
-    m, k = a.shape[-2:]
-    n = b.shape[-1]
+    layouts = _transposed(loop)
+    if layouts is None:
+        return False
+    m, n = c.shape[-2:]
+    k = a.shape[-2] if layouts[0] else a.shape[-1]
     if any(x.dtype is not dtypes.float32 for x in (a, b, c)) or m * n * k < MIN_KERNEL_WORK:
         return False
     batches = math.prod(c.shape[:-2])
-    worker = _worker(t.module, m, n, k, c.shape[:-2], a.shape[:-2], b.shape[:-2])
+    split_columns = batches == 1 and n > m
+    worker = _worker(t.module, m, n, k, c.shape[:-2], a.shape[:-2], b.shape[:-2],
+                     _Layout(m, k, layouts[0]), _Layout(k, n, layouts[1]), split_columns)
     threads = t.threads if 2 * batches * m * n * k >= parallel.MIN_PARALLEL_WORK else 1
-    ranges = (parallel.chunks(batches * m, threads, grain=m) if batches > 1
-              else parallel.chunks(m, threads, grain=MR))
+    if split_columns:
+        ranges = parallel.chunks(n, threads, grain=2 * vector_width())
+    elif batches > 1:
+        ranges = parallel.chunks(batches * m, threads, grain=m)
+    else:
+        ranges = parallel.chunks(m, threads, grain=MR)
     parallel.launch(t.builder, worker, ranges, [t.get(v) for v in (*inputs, output)])
     return True
 
@@ -85,9 +135,11 @@ def _batch_offset(b: ir.IRBuilder, batch: ir.Value, shape, operand_shape) -> ir.
     return offset
 
 
-def _worker(module: ir.Module, m: int, n: int, k: int, batch_shape, a_batch, b_batch):
+def _worker(module: ir.Module, m: int, n: int, k: int, batch_shape, a_batch, b_batch,
+            a_layout: _Layout, b_layout: _Layout, split_columns: bool):
     """`void (i64 lo, i64 hi, ptr A, ptr B, ptr C)`: rows [lo, hi) of C viewed as
-    (batches * m, n), where a range never splits a batch unless there is only one."""
+    (batches * m, n), where a range never splits a batch unless there is only one; with
+    `split_columns` (one batch), columns [lo, hi) of C instead."""
     fn = ir.Function(module, ir.FunctionType(ir.VoidType(), [I64, I64, _PTR, _PTR, _PTR]),
                      name=f"ember.sgemm.{len(module.globals)}")
     fn.linkage = "internal"
@@ -105,24 +157,32 @@ def _worker(module: ir.Module, m: int, n: int, k: int, batch_shape, a_batch, b_b
     a_pack = b.call(alloc, [i64(64), i64(-(-mc_max * kc_max * 4 // 64) * 64)])
     b_pack = b.call(alloc, [i64(64), i64(-(-nc_max * kc_max * 4 // 64) * 64)])
     tile = parallel.entry_alloca(b, ir.ArrayType(_F32, MR * nr))
-    first_batch = b.udiv(lo, i64(m))
-    end_batch = b.udiv(b.add(hi, i64(m - 1)), i64(m))
+    if split_columns:
+        first_batch, end_batch, columns = i64(0), i64(1), (lo, hi)
+    else:
+        first_batch = b.udiv(lo, i64(m))
+        end_batch = b.udiv(b.add(hi, i64(m - 1)), i64(m))
+        columns = (i64(0), i64(n))
     with for_range(b, first_batch, end_batch, name="batch") as batch:
-        start = b.mul(batch, i64(m))
-        r0 = b.sub(lo, start)
-        r0 = b.select(b.icmp_signed("<", r0, i64(0)), i64(0), r0)
-        r1 = minimum(b, b.sub(hi, start), i64(m))
+        if split_columns:
+            r0, r1 = i64(0), i64(m)
+        else:
+            start = b.mul(batch, i64(m))
+            r0 = b.sub(lo, start)
+            r0 = b.select(b.icmp_signed("<", r0, i64(0)), i64(0), r0)
+            r1 = minimum(b, b.sub(hi, start), i64(m))
         a_b = _at(b, a, b.mul(_batch_offset(b, batch, batch_shape, a_batch), i64(m * k)))
         b_b = _at(b, bm, b.mul(_batch_offset(b, batch, batch_shape, b_batch), i64(k * n)))
         c_b = _at(b, c, b.mul(batch, i64(m * n)))
-        with for_range(b, i64(0), i64(n), NC, name="jc") as jc:
-            nc = minimum(b, i64(NC), b.sub(i64(n), jc))
+        with for_range(b, columns[0], columns[1], NC, name="jc") as jc:
+            nc = minimum(b, i64(NC), b.sub(columns[1], jc))
             with for_range(b, i64(0), i64(k), KC, name="pc") as pc:
                 kc = minimum(b, i64(KC), b.sub(i64(k), pc))
-                _pack_b(b, _at(b, b_b, b.add(b.mul(pc, i64(n)), jc)), b_pack, n, kc, nc, w)
+                _pack_b(b, _at(b, b_b, b_layout.offset(b, pc, jc)), b_pack, b_layout, kc, nc, w)
                 with for_range(b, r0, r1, MC, name="ic") as ic:
                     mc = minimum(b, i64(MC), b.sub(r1, ic))
-                    _pack_a(b, _at(b, a_b, b.add(b.mul(ic, i64(k)), pc)), a_pack, k, kc, mc)
+                    _pack_a(b, _at(b, a_b, a_layout.offset(b, ic, pc)), a_pack, a_layout, kc,
+                            mc)
                     c_block = _at(b, c_b, b.add(b.mul(ic, i64(n)), jc))
                     first = b.icmp_signed("==", pc, i64(0))
                     with for_range(b, i64(0), nc, nr, name="jr") as jr:
@@ -138,43 +198,70 @@ def _worker(module: ir.Module, m: int, n: int, k: int, batch_shape, a_batch, b_b
     return fn
 
 
-def _pack_b(b: ir.IRBuilder, src: ir.Value, dst: ir.Value, n: int, kc, nc, w: int) -> None:
-    """B[0:kc, 0:nc] (row stride n) into NR-wide panels: dst[jr * kc + p * NR + j], zero past
-    column nc."""
+def _pack_b(b: ir.IRBuilder, src: ir.Value, dst: ir.Value, layout: _Layout, kc, nc,
+            w: int) -> None:
+    """B[0:kc, 0:nc] (from `src`, in `layout`) into NR-wide panels: dst[jr * kc + p * NR + j],
+    zero past column nc."""
     nr = 2 * w
-    vector = ir.VectorType(_F32, w)
     with for_range(b, i64(0), nc, nr, name="packb") as jr:
         panel = _at(b, dst, b.mul(jr, kc))
-        full = b.icmp_signed("<=", b.add(jr, i64(nr)), nc)
-        with b.if_else(full) as (then, otherwise):
-            with then, for_range(b, i64(0), kc, name="packb.full") as p:
-                row = _at(b, src, b.add(b.mul(p, i64(n)), jr))
-                for v in range(0, nr, w):
-                    value = b.load(_at(b, row, i64(v)), typ=vector, align=4)
-                    b.store(value, _at(b, panel, b.add(b.mul(p, i64(nr)), i64(v))), align=4)
-            with otherwise, for_range(b, i64(0), kc, name="packb.edge") as p:
-                with for_range(b, i64(0), i64(nr), name="packb.col") as j:
-                    column = b.add(jr, j)
-                    inside = b.icmp_signed("<", column, nc)
-                    clamped = minimum(b, column, b.sub(nc, i64(1)))
-                    value = b.load(_at(b, src, b.add(b.mul(p, i64(n)), clamped)), typ=_F32)
-                    value = b.select(inside, value, ir.Constant(_F32, 0.0))
-                    b.store(value, _at(b, panel, b.add(b.mul(p, i64(nr)), j)))
+        if layout.transposed:
+            _pack_b_transposed(b, _at(b, src, b.mul(jr, i64(layout.rows))), panel,
+                               layout.rows, kc, b.sub(nc, jr), nr)
+        else:
+            _pack_b_rows(b, _at(b, src, jr), panel, layout.cols, kc, b.sub(nc, jr), w)
 
 
-def _pack_a(b: ir.IRBuilder, src: ir.Value, dst: ir.Value, k: int, kc, mc) -> None:
-    """A[0:mc, 0:kc] (row stride k) into MR-tall panels: dst[ir * kc + p * MR + r], zero past
-    row mc."""
+def _pack_b_rows(b: ir.IRBuilder, src: ir.Value, panel: ir.Value, n: int, kc, cols,
+                 w: int) -> None:
+    """One NR-wide panel of row-major B (row stride n): panel[p * NR + j] = B[p, j], zero for
+    j >= cols; whole rows of the panel are copied as vectors."""
+    nr = 2 * w
+    vector = ir.VectorType(_F32, w)
+    full = b.icmp_signed(">=", cols, i64(nr))
+    with b.if_else(full) as (then, otherwise):
+        with then, for_range(b, i64(0), kc, name="packb.full") as p:
+            row = _at(b, src, b.mul(p, i64(n)))
+            for v in range(0, nr, w):
+                value = b.load(_at(b, row, i64(v)), typ=vector, align=4)
+                b.store(value, _at(b, panel, b.add(b.mul(p, i64(nr)), i64(v))), align=4)
+        with otherwise, for_range(b, i64(0), kc, name="packb.edge") as p:
+            with for_range(b, i64(0), i64(nr), name="packb.col") as j:
+                inside = b.icmp_signed("<", j, cols)
+                clamped = minimum(b, j, b.sub(cols, i64(1)))
+                value = b.load(_at(b, src, b.add(b.mul(p, i64(n)), clamped)), typ=_F32)
+                value = b.select(inside, value, ir.Constant(_F32, 0.0))
+                b.store(value, _at(b, panel, b.add(b.mul(p, i64(nr)), j)))
+
+
+def _pack_b_transposed(b: ir.IRBuilder, src: ir.Value, panel: ir.Value, stride: int, kc,
+                       cols, nr: int) -> None:
+    """One NR-wide panel of B from its transpose (column j of B is the row at src + j * stride):
+    panel[p * NR + j] = B[p, j], zero for j >= cols. Reads go along B's columns, contiguous."""
+    with for_range(b, i64(0), i64(nr), name="packbt.col") as j:
+        inside = b.icmp_signed("<", j, cols)
+        column = _at(b, src, b.mul(minimum(b, j, b.sub(cols, i64(1))), i64(stride)))
+        with for_range(b, i64(0), kc, name="packbt.k") as p:
+            value = b.select(inside, b.load(_at(b, column, p), typ=_F32), ir.Constant(_F32, 0.0))
+            b.store(value, _at(b, panel, b.add(b.mul(p, i64(nr)), j)))
+
+
+def _pack_a(b: ir.IRBuilder, src: ir.Value, dst: ir.Value, layout: _Layout, kc, mc) -> None:
+    """A[0:mc, 0:kc] (from `src`, in `layout`) into MR-tall panels: dst[ir * kc + p * MR + r],
+    zero past row mc."""
+    row_stride, col_stride = layout.strides()
     with for_range(b, i64(0), mc, MR, name="packa") as ir_:
         panel = _at(b, dst, b.mul(ir_, kc))
         rows = []
         for r in range(MR):
             row = b.add(ir_, i64(r))
             rows.append((b.icmp_signed("<", row, mc),
-                         _at(b, src, b.mul(minimum(b, row, b.sub(mc, i64(1))), i64(k)))))
+                         _at(b, src, b.mul(minimum(b, row, b.sub(mc, i64(1))),
+                                           i64(row_stride)))))
         with for_range(b, i64(0), kc, name="packa.k") as p:
+            at = b.mul(p, i64(col_stride))
             for r, (inside, row) in enumerate(rows):
-                value = b.select(inside, b.load(_at(b, row, p), typ=_F32),
+                value = b.select(inside, b.load(_at(b, row, at), typ=_F32),
                                  ir.Constant(_F32, 0.0))
                 b.store(value, _at(b, panel, b.add(b.mul(p, i64(MR)), i64(r))))
 
