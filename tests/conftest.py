@@ -3,8 +3,9 @@ and again after every pass: the verifier accepts it, print -> parse -> print giv
 text, and (where MLIR's tools are installed) mlir-opt --allow-unregistered-dialect accepts the
 traced graph and the final optimised IR.
 
-Helper modules shared across test folders (the model zoo of tests/models) are put on sys.path
-here, once, so any test imports them by name (`from model_zoo import build`)."""
+Helper modules shared across test folders (the model zoo of tests/models, the fake CUDA driver
+of tests/runtime) are put on sys.path here, once, so any test imports them by name
+(`from model_zoo import build`)."""
 
 import os
 import sys
@@ -21,6 +22,7 @@ from ember.passes import PassManager
 from ember.runtime.interpreter import run_function
 
 sys.path.insert(0, str(Path(__file__).parent / "models"))  # model_zoo, for tests/passes too
+sys.path.insert(0, str(Path(__file__).parent / "runtime"))  # cuda_fake, for tests/frontend too
 
 MLIR_OPT = find_mlir_opt()
 

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from ember.frontend.device import device as Device
 from ember.frontend.ops import creation, elementwise as ew, indexing, inplace, linalg
 from ember.frontend.ops import random, reduction as red, shape
 from ember.frontend.ops.promotion import as_operand
 from ember.frontend.tensor import Tensor
+from ember.frontend.transfer import to_device
 from ember.ir import dtypes
 from ember.ir.errors import DTypeError
 
@@ -48,35 +50,41 @@ _FUNCTIONS = {
     "index_select": indexing.index_select, "masked_fill": indexing.masked_fill,
     "nonzero": indexing.nonzero, "masked_select": indexing.masked_select,
     "take_along_dim": indexing.take_along_dim,
-    "new_zeros": lambda x, *size, dtype=None: creation.zeros(*size, dtype=dtype or x.dtype),
-    "new_ones": lambda x, *size, dtype=None: creation.ones(*size, dtype=dtype or x.dtype),
-    "new_full": lambda x, size, value, dtype=None: creation.full(size, value,
-                                                                 dtype=dtype or x.dtype),
-    "new_tensor": lambda x, data, dtype=None: creation.tensor(data, dtype=dtype or x.dtype),
-    "new_empty": lambda x, *size, dtype=None: creation.zeros(*size, dtype=dtype or x.dtype),
+    "new_zeros": lambda x, *size, dtype=None, device=None: creation.zeros(
+        *size, dtype=dtype or x.dtype, device=device or x.device),
+    "new_ones": lambda x, *size, dtype=None, device=None: creation.ones(
+        *size, dtype=dtype or x.dtype, device=device or x.device),
+    "new_full": lambda x, size, value, dtype=None, device=None: creation.full(
+        size, value, dtype=dtype or x.dtype, device=device or x.device),
+    "new_tensor": lambda x, data, dtype=None, device=None: creation.tensor(
+        data, dtype=dtype or x.dtype, device=device or x.device),
+    "new_empty": lambda x, *size, dtype=None, device=None: creation.zeros(
+        *size, dtype=dtype or x.dtype, device=device or x.device),
 }
 
 for _name, _fn in _FUNCTIONS.items():
     setattr(Tensor, _name, _fn)
 
 
-def _to(x: Tensor, *args, dtype=None, device=None, copy: bool = False, **kwargs) -> Tensor:
-    """x converted to a dtype and/or device (x itself when nothing changes)."""
-    from ember.frontend.device import device as Device
-
+def _to(x: Tensor, *args, dtype: dtypes.DType | None = None, device=None,
+        non_blocking: bool = False, copy: bool = False) -> Tensor:
+    """x converted to a dtype and/or moved to a device, as PyTorch's overloads take them:
+    `to(dtype)`, `to(device, dtype)`, `to(other)`; x itself when nothing changes (unless copy).
+    Copies are synchronous, so non_blocking only exists for PyTorch's signature."""
     for a in args:
         if isinstance(a, dtypes.DType):
             dtype = a
         elif isinstance(a, Tensor):
-            dtype = a.dtype
-        else:
+            dtype, device = a.dtype, a.device
+        elif isinstance(a, (str, int, Device)) and not isinstance(a, bool):
             device = a
-    if device is not None and Device(device).type != "cpu":
-        raise RuntimeError(f"ember.to: device {device} is not available (only the CPU runtime "
-                           f"exists)")
-    if dtype is None or dtype is x.dtype:
-        return shape.clone(x) if copy else x
-    return ew.cast(x, dtype)
+        else:
+            raise TypeError(f"ember.to: expected a dtype, a device or a tensor, got "
+                            f"{type(a).__name__}")
+    out = x if dtype is None or dtype is x.dtype else ew.cast(x, dtype)
+    if device is not None:
+        out = to_device(out, device)
+    return shape.clone(x) if copy and out is x else out
 
 
 def _type_conversion(dtype: dtypes.DType):
@@ -89,7 +97,9 @@ def _type_conversion(dtype: dtypes.DType):
 
 Tensor.to = _to
 Tensor.type_as = lambda x, other: _to(x, other.dtype)
-Tensor.cpu = lambda x: x
+Tensor.cpu = lambda x: to_device(x, "cpu")
+Tensor.cuda = lambda x, device=None, non_blocking=False: to_device(
+    x, "cuda" if device is None else Device(device))
 Tensor.float = _type_conversion(dtypes.float32)
 Tensor.double = _type_conversion(dtypes.float64)
 Tensor.half = _type_conversion(dtypes.float16)

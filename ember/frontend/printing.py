@@ -119,7 +119,7 @@ def format_tensor(t) -> str:
         data = data.astype(np.float32)  # half-precision scalars don't take Python's float formats
     prefix = "tensor("
     indent = len(prefix)
-    suffixes = []
+    suffixes = [f"device='{t.device}'"] if t.is_cuda else []
     default_shown = (get_default_dtype(), dtypes.int64, dtypes.bool_)
     if data.size == 0:
         if data.ndim != 1:

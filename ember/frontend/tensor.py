@@ -1,4 +1,10 @@
-"""The eager Tensor: a NumPy buffer, PyTorch's view and version semantics, and autograd state.
+"""The eager Tensor: a NumPy or device buffer, PyTorch's view and version semantics, and
+autograd state.
+
+A CPU tensor's `_array` is a NumPy array; a CUDA tensor's is a `DeviceArray` (device buffer,
+shape, dtype, strides) with the same metadata names, so what only reads metadata is written
+once. Reading a CUDA tensor's values (`.item()`, `.tolist()`, printing, `.cpu()`) copies them to
+the host after the kernels that compute them have finished.
 
 Operations live in `ember.frontend.ops` and are attached as methods by `ember.frontend.methods`;
 this module holds only what every tensor is.
@@ -12,14 +18,16 @@ import numpy as np
 
 from ember.frontend import tracing
 from ember.frontend.autograd.node import AccumulateGrad
-from ember.frontend.device import CPU
+from ember.frontend.device import CPU, device as Device
 from ember.frontend.storage import Storage
 from ember.ir import dtypes
 from ember.ir.types import TensorType
+from ember.runtime.cuda.array import DeviceArray
 
 
 class Tensor:
-    """A multi-dimensional array with PyTorch's names and semantics, stored as a NumPy array."""
+    """A multi-dimensional array with PyTorch's names and semantics, stored as a NumPy array
+    (CPU) or a device array (CUDA)."""
 
     __array_priority__ = 1000  # so `ndarray + Tensor` defers to Tensor.__radd__
 
@@ -38,7 +46,7 @@ class Tensor:
         """Construction happens in __new__."""
 
     @classmethod
-    def _wrap(cls, data: np.ndarray, requires_grad: bool = False) -> "Tensor":
+    def _wrap(cls, data: "np.ndarray | DeviceArray", requires_grad: bool = False) -> "Tensor":
         """A new tensor owning the array `data` (no copy)."""
         t = object.__new__(cls)
         t._array = data
@@ -59,11 +67,16 @@ class Tensor:
 
     @property
     def _data(self) -> np.ndarray:
-        """The values, for code that computes with them in Python (a trace cannot record it)."""
+        """The values, for code that computes with them in Python (a trace cannot record it).
+
+        For a CUDA tensor this is a host copy: writing into it does not change the tensor.
+        """
         trace = tracing.ACTIVE
         if trace is not None:
             trace.on_value_read(self)
-        return self._array
+        if isinstance(self._array, np.ndarray):
+            return self._array
+        return self._array.to_host()
 
     @property
     def grad(self) -> "Tensor | None":
@@ -100,12 +113,19 @@ class Tensor:
         return TensorType(self._array.shape, self._dtype)
 
     @property
-    def device(self):
-        return CPU
+    def device(self) -> Device:
+        """Where the values live: cpu, or cuda:N."""
+        if isinstance(self._array, np.ndarray):
+            return CPU
+        return Device("cuda", self._array.device.index)
 
     @property
     def is_cuda(self) -> bool:
-        return False
+        return not isinstance(self._array, np.ndarray)
+
+    def get_device(self) -> int:
+        """The CUDA device index, or -1 on the CPU (as PyTorch's)."""
+        return self._array.device.index if self.is_cuda else -1
 
     @property
     def ndim(self) -> int:
@@ -139,6 +159,8 @@ class Tensor:
 
     def is_contiguous(self) -> bool:
         """Whether elements are laid out in row-major order without gaps."""
+        if self.is_cuda:
+            return self._array.is_contiguous
         return bool(self._array.flags.c_contiguous)
 
     def stride(self, dim: int | None = None):
@@ -147,8 +169,8 @@ class Tensor:
         return strides if dim is None else strides[_wrap_dim(dim, self.ndim, "stride")]
 
     def data_ptr(self) -> int:
-        """Address of the first element."""
-        return self._array.ctypes.data
+        """Address of the first element (a device address for a CUDA tensor)."""
+        return self._array.ptr if self.is_cuda else self._array.ctypes.data
 
     def __len__(self) -> int:
         if self.ndim == 0:
@@ -286,14 +308,23 @@ class Tensor:
     # --- conversion -----------------------------------------------------------------------
 
     def numpy(self, *, force: bool = False) -> np.ndarray:
-        """The values as a NumPy array sharing memory with this tensor."""
+        """The values as a NumPy array sharing memory with this (CPU) tensor; `force=True`
+        also detaches and copies a CUDA tensor to the host, as PyTorch's."""
         if self.requires_grad and not force:
             raise RuntimeError("Can't call numpy() on Tensor that requires grad. "
                                "Use tensor.detach().numpy() instead.")
+        if not force:
+            self._check_on_cpu("numpy")
         return self._data
 
     def __array__(self, dtype=None, copy=None):
+        self._check_on_cpu("__array__")
         return self._data if dtype is None else self._data.astype(dtype)
+
+    def _check_on_cpu(self, what: str) -> None:
+        if self.is_cuda:
+            raise TypeError(f"ember.{what}: can't convert {self.device} device type tensor to "
+                            f"numpy. Use Tensor.cpu() to copy the tensor to host memory first.")
 
     def item(self):
         """The value of a one-element tensor as a Python number."""
@@ -349,7 +380,12 @@ class Tensor:
                                "support the deepcopy protocol at the moment.")
         if id(self) in memo:
             return memo[id(self)]
-        new = Tensor._wrap(self._data.copy(), self.requires_grad)
+        if self.is_cuda:
+            from ember.frontend.cuda_eager import copy
+
+            new = Tensor._wrap(copy(self._array), self.requires_grad)
+        else:
+            new = Tensor._wrap(self._data.copy(), self.requires_grad)
         memo[id(self)] = new
         if self.grad is not None:
             new.grad = self.grad.__deepcopy__(memo)

@@ -44,9 +44,10 @@ def peek(t: "Tensor") -> np.ndarray:
     """t's current values for a validation check, without making a trace depend on them.
 
     Use it only to raise errors on bad input (bounds, ranges); under tracing it sees the values
-    of the traced call only, so it must never decide what a result is.
+    of the traced call only, so it must never decide what a result is. A CUDA tensor's values
+    are copied to the host.
     """
-    return t._array
+    return t._array if isinstance(t._array, np.ndarray) else t._array.to_host()
 
 
 @dataclass

@@ -27,15 +27,12 @@ def set_default_dtype(dtype: dtypes.DType) -> None:
     _default_dtype[0] = dtype
 
 
-def _check_device(device) -> None:
-    from ember.frontend.device import device as Device
-
-    if device is not None and Device(device).type != "cpu":
-        raise RuntimeError(f"ember: device {device} is not available (only the CPU runtime exists)")
-
-
 def _finish(t: Tensor, requires_grad: bool, device=None) -> Tensor:
-    _check_device(device)
+    """t moved to `device` (if given) and made a leaf requiring grad (if asked)."""
+    if device is not None:
+        from ember.frontend.transfer import to_device
+
+        t = to_device(t, device)
     if requires_grad:
         t.requires_grad_(True)
     return t
@@ -90,11 +87,12 @@ def tensor(data, dtype: dtypes.DType | None = None, device=None,
 
 
 def as_tensor(data, dtype: dtypes.DType | None = None, device=None) -> Tensor:
-    """`data` as a tensor, sharing memory with a tensor or NumPy array when no cast is needed."""
-    if isinstance(data, Tensor) and (dtype is None or dtype is data.dtype):
-        return data
+    """`data` as a tensor, sharing memory with a tensor or NumPy array when neither a cast nor
+    a move is needed."""
+    if isinstance(data, Tensor):
+        return data.to(dtype=dtype, device=device)
     if isinstance(data, np.ndarray) and (dtype is None or dtype.numpy == data.dtype):
-        return from_numpy(data)
+        return _finish(from_numpy(data), False, device)
     return tensor(data, dtype=dtype, device=device)
 
 
@@ -159,24 +157,26 @@ def empty(*size, dtype: dtypes.DType | None = None, device=None,
 
 
 def zeros_like(x: Tensor, *, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
-    """Zeros with x's shape and dtype."""
-    return zeros(x.shape, dtype=dtype or x.dtype, device=device, requires_grad=requires_grad)
+    """Zeros with x's shape, dtype and device."""
+    return zeros(x.shape, dtype=dtype or x.dtype, device=device or x.device,
+                 requires_grad=requires_grad)
 
 
 def ones_like(x: Tensor, *, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
-    """Ones with x's shape and dtype."""
-    return ones(x.shape, dtype=dtype or x.dtype, device=device, requires_grad=requires_grad)
+    """Ones with x's shape, dtype and device."""
+    return ones(x.shape, dtype=dtype or x.dtype, device=device or x.device,
+                requires_grad=requires_grad)
 
 
 def empty_like(x: Tensor, *, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
-    """An uninitialised tensor with x's shape and dtype."""
+    """An uninitialised tensor with x's shape, dtype and device."""
     return zeros_like(x, dtype=dtype, device=device, requires_grad=requires_grad)
 
 
 def full_like(x: Tensor, fill_value, *, dtype=None, device=None,
               requires_grad: bool = False) -> Tensor:
-    """`fill_value` with x's shape and dtype."""
-    return full(x.shape, fill_value, dtype=dtype or x.dtype, device=device,
+    """`fill_value` with x's shape, dtype and device."""
+    return full(x.shape, fill_value, dtype=dtype or x.dtype, device=device or x.device,
                 requires_grad=requires_grad)
 
 

@@ -75,7 +75,8 @@ def _expand_key(x: Tensor, key) -> list:
         else:
             expanded.append(it)
             dim += width.get(it[0], 0)
-    return expanded
+    # Index tensors may live on the CPU while x is on a CUDA device, as PyTorch allows.
+    return [("tensor", it[1].to(x.device)) if it[0] == "tensor" else it for it in expanded]
 
 
 def getitem(x: Tensor, key) -> Tensor:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ember.frontend import tracing
+from ember.frontend import cuda_eager, tracing
 from ember.frontend.dispatch import apply
 from ember.frontend.grad_mode import is_grad_enabled
 from ember.frontend.tensor import Tensor
@@ -46,9 +46,15 @@ def _check_target(target: Tensor, value: Tensor | None, op: str) -> None:
                            f"desired output type {target.dtype.name}")
 
 
-def _store(array: np.ndarray, index, values: np.ndarray, op: str) -> None:
+def _store(array, index, values, op: str) -> None:
+    """array[index] = values for a NumPy or device array; values (either kind) are cast."""
     try:
-        array[index] = values
+        if isinstance(array, np.ndarray):
+            if not isinstance(values, np.ndarray):
+                values = values.to_host()
+            array[index] = values.astype(array.dtype, copy=False)
+        else:
+            cuda_eager.store(array, index, values)
     except ValueError as e:
         raise RuntimeError(f"ember.{op}: cannot write into this tensor ({e}); expanded tensors "
                            f"share memory between elements, clone() them first") from None
@@ -71,7 +77,7 @@ def _snapshot(t: Tensor) -> Tensor:
     the storage about to be overwritten gives the gradient of the original values, like
     PyTorch's in-place ops (which save the original self where their formula needs it).
     """
-    s = Tensor._wrap(t._array.copy())
+    s = Tensor._wrap(t._array.copy() if not t.is_cuda else cuda_eager.copy(t._array))
     if tracing.ACTIVE is not None:
         tracing.ACTIVE.alias(s, t)
     s._grad_fn = t.grad_fn
@@ -91,6 +97,8 @@ def update(target: Tensor, fn, args: tuple, kwargs: dict, op: str) -> Tensor:
 def assign(target: Tensor, value: Tensor, op: str) -> Tensor:
     """Overwrite all of `target` with `value` (broadcast to its shape) in place."""
     _check_target(target, value, op)
+    if value.device != target.device:
+        value = value.to(target.device)  # copy_ takes values from any device
     if tuple(value.shape) != tuple(target.shape):
         try:
             value = value.expand(target.shape)
@@ -106,9 +114,9 @@ def assign(target: Tensor, value: Tensor, op: str) -> Tensor:
     if recording and value._grad_fn is None:
         # A constant or a leaf written over `target` still needs a node of its own: through it
         # the old history gets a zero gradient and a leaf value the incoming one.
-        keep_value = Tensor._wrap(np.ones(target.shape, dtype=bool))
+        keep_value = _constant(np.ones(target.shape, dtype=bool), target)
         value = apply("where", keep_value, value, target)
-    _store(target._array, ..., value._array.astype(target._array.dtype, copy=False), op)
+    _store(target._array, ..., value._array, op)
     target._storage.version += 1
     if recording:
         _set_history(target, value._grad_fn)
@@ -125,14 +133,15 @@ def write_at(target: Tensor, positions: np.ndarray, value: Tensor, op: str) -> T
 
 def _write_positions(target: Tensor, positions: np.ndarray, value: Tensor, op: str) -> Tensor:
     root = target._base if target._base is not None else target
+    if value.device != root.device:
+        value = value.to(root.device)  # setitem takes values from any device
     if tuple(value.shape) != positions.shape:
         value = value.expand(positions.shape)
     recording = is_grad_enabled() and (value.requires_grad or root.requires_grad)
     trace = tracing.ACTIVE
     if recording or trace is not None:
         new_root = _functional_write(root, positions, value.to(root.dtype))
-    _store(root._array, np.unravel_index(positions, root.shape),
-           value._array.astype(root._array.dtype, copy=False), op)
+    _store(root._array, np.unravel_index(positions, root.shape), value._array, op)
     root._storage.version += 1
     if trace is not None:
         trace.rebind(root, new_root)
@@ -146,10 +155,15 @@ def _write_positions(target: Tensor, positions: np.ndarray, value: Tensor, op: s
 def _functional_write(root: Tensor, positions: np.ndarray, value: Tensor) -> Tensor:
     """root with the elements at flat `positions` replaced by `value`, as a recorded graph."""
     n = root.numel()
-    flat_index = Tensor._wrap(positions.reshape(-1).astype(np.int64))
+    flat_index = _constant(positions.reshape(-1).astype(np.int64), root)
     mask = np.zeros(n, dtype=bool)
     mask[positions.reshape(-1)] = True
-    zeros = apply("full", shape=(n,), value=0, dtype=root.dtype.name)
+    zeros = root.new_zeros(n)
     scattered = apply("scatter_add", zeros, flat_index, value.reshape(-1), axis=0)
-    flat = apply("where", Tensor._wrap(mask), scattered, root.reshape(-1))
+    flat = apply("where", _constant(mask, root), scattered, root.reshape(-1))
     return flat.reshape(root.shape)
+
+
+def _constant(array: np.ndarray, like: Tensor) -> Tensor:
+    """A tensor of host values on `like`'s device."""
+    return Tensor._wrap(cuda_eager.move(array, like.device))

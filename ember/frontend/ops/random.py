@@ -10,6 +10,7 @@ from ember.frontend import tracing
 from ember.frontend.dispatch import apply
 from ember.frontend.ops.creation import _finish, _shape, get_default_dtype, scalar_tensor
 from ember.frontend.tensor import Tensor
+from ember.frontend.transfer import to_device
 from ember.ir import dtypes
 
 
@@ -71,19 +72,24 @@ def initial_seed() -> int:
     return default_generator.initial_seed()
 
 
-def _uniform(shape: tuple[int, ...], dtype: dtypes.DType, generator: Generator | None) -> Tensor:
+def _uniform(shape: tuple[int, ...], dtype: dtypes.DType, generator: Generator | None,
+             device=None) -> Tensor:
+    """Uniform samples drawn on `device` (the CPU if None): the same numbers on every device."""
     if not dtype.is_floating_point:
         raise TypeError(f"ember.rand: expected a floating dtype, got {dtype.name}")
     generator = generator or default_generator
     numel = math.prod(shape)
     seed, offset = generator.next_counters(numel)
+    if device is not None:
+        # The counters' device is where the primitive runs.
+        seed, offset = to_device(seed, device), to_device(offset, device)
     return apply("random_uniform", seed, offset, shape=shape, dtype=dtype.name)
 
 
 def rand(*size, generator: Generator | None = None, dtype: dtypes.DType | None = None,
          device=None, requires_grad: bool = False) -> Tensor:
     """Uniform samples from [0, 1)."""
-    out = _uniform(_shape(size), dtype or get_default_dtype(), generator)
+    out = _uniform(_shape(size), dtype or get_default_dtype(), generator, device)
     return _finish(out, requires_grad, device)
 
 
@@ -93,7 +99,7 @@ def randn(*size, generator: Generator | None = None, dtype: dtypes.DType | None 
     dtype = dtype or get_default_dtype()
     shape = _shape(size)
     compute = dtypes.float64 if dtype is dtypes.float64 else dtypes.float32
-    u = _uniform((2,) + shape, compute, generator)
+    u = _uniform((2,) + shape, compute, generator, device)
     u1, u2 = u[0], u[1]
     radius = ((1.0 - u1).log() * -2.0).sqrt()
     out = radius * (u2 * (2.0 * math.pi)).cos()
@@ -111,23 +117,23 @@ def randint(low, high=None, size=None, *, generator: Generator | None = None,
         raise TypeError("ember.randint: missing the size argument")
     if high <= low:
         raise RuntimeError(f"ember.randint: expected low < high, got low={low}, high={high}")
-    u = _uniform(_shape([size]), dtypes.float64, generator)
+    u = _uniform(_shape([size]), dtypes.float64, generator, device)
     return _finish((u * (high - low) + low).floor().to(dtype), False, device)
 
 
 def rand_like(x: Tensor, *, dtype=None, generator: Generator | None = None) -> Tensor:
-    """Uniform samples with x's shape and dtype."""
-    return rand(x.shape, dtype=dtype or x.dtype, generator=generator)
+    """Uniform samples with x's shape, dtype and device."""
+    return rand(x.shape, dtype=dtype or x.dtype, generator=generator, device=x.device)
 
 
 def randn_like(x: Tensor, *, dtype=None, generator: Generator | None = None) -> Tensor:
-    """Normal samples with x's shape and dtype."""
-    return randn(x.shape, dtype=dtype or x.dtype, generator=generator)
+    """Normal samples with x's shape, dtype and device."""
+    return randn(x.shape, dtype=dtype or x.dtype, generator=generator, device=x.device)
 
 
 def randint_like(x: Tensor, low, high=None, *, dtype=None) -> Tensor:
-    """Random integers with x's shape."""
-    return randint(low, high, x.shape, dtype=dtype or x.dtype)
+    """Random integers with x's shape and device."""
+    return randint(low, high, x.shape, dtype=dtype or x.dtype, device=x.device)
 
 
 def randperm(n: int, *, generator: Generator | None = None,
@@ -140,7 +146,7 @@ def randperm(n: int, *, generator: Generator | None = None,
 
 def bernoulli(p: Tensor, *, generator: Generator | None = None) -> Tensor:
     """1 with probability p, else 0, elementwise."""
-    return (_uniform(tuple(p.shape), p.dtype, generator) < p).to(p.dtype)
+    return (_uniform(tuple(p.shape), p.dtype, generator, p.device) < p).to(p.dtype)
 
 
 def _fill_(x: Tensor, values: Tensor, op: str) -> Tensor:
@@ -154,22 +160,25 @@ def _fill_(x: Tensor, values: Tensor, op: str) -> Tensor:
 def uniform_(x: Tensor, a: float = 0.0, b: float = 1.0, *,
              generator: Generator | None = None) -> Tensor:
     """Fill x in place with samples from U(a, b)."""
-    return _fill_(x, rand(x.shape, dtype=x.dtype, generator=generator) * (b - a) + a, "uniform_")
+    u = rand(x.shape, dtype=x.dtype, generator=generator, device=x.device)
+    return _fill_(x, u * (b - a) + a, "uniform_")
 
 
 def normal_(x: Tensor, mean: float = 0.0, std: float = 1.0, *,
             generator: Generator | None = None) -> Tensor:
     """Fill x in place with samples from N(mean, std**2)."""
-    return _fill_(x, randn(x.shape, dtype=x.dtype, generator=generator) * std + mean, "normal_")
+    z = randn(x.shape, dtype=x.dtype, generator=generator, device=x.device)
+    return _fill_(x, z * std + mean, "normal_")
 
 
 def bernoulli_(x: Tensor, p: float = 0.5, *, generator: Generator | None = None) -> Tensor:
     """Fill x in place with 1 (probability p) or 0."""
-    return _fill_(x, (rand(x.shape, generator=generator) < p).to(x.dtype), "bernoulli_")
+    u = rand(x.shape, generator=generator, device=x.device)
+    return _fill_(x, (u < p).to(x.dtype), "bernoulli_")
 
 
 def exponential_(x: Tensor, lambd: float = 1.0, *, generator: Generator | None = None) -> Tensor:
     """Fill x in place with samples from Exp(lambd)."""
-    u = rand(x.shape, dtype=x.dtype, generator=generator)
+    u = rand(x.shape, dtype=x.dtype, generator=generator, device=x.device)
     return _fill_(x, (1.0 - u).log() * (-1.0 / lambd), "exponential_")
 

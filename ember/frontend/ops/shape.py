@@ -192,8 +192,9 @@ def contiguous(x: Tensor) -> Tensor:
     if x.is_contiguous():
         return x
     out = clone(x)
-    # clone keeps x's strides, as PyTorch's does; contiguous() promises row-major order.
-    out._array = np.ascontiguousarray(out._array)
+    if not out.is_cuda:  # CUDA kernels write row-major results already
+        # clone keeps x's strides, as PyTorch's does; contiguous() promises row-major order.
+        out._array = np.ascontiguousarray(out._array)
     return out
 
 

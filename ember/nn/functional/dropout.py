@@ -18,7 +18,7 @@ def _masked(x: Tensor, p: float, mask_shape: tuple[int, ...], inplace: bool) -> 
     if p == 1.0:
         out = x * 0.0
     else:
-        keep = rand(mask_shape, dtype=x.dtype) >= p
+        keep = rand(mask_shape, dtype=x.dtype, device=x.device) >= p
         out = x.where(keep, 0.0) * (1.0 / (1.0 - p))
     return x.copy_(out) if inplace else out
 

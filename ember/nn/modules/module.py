@@ -305,20 +305,28 @@ class Module:
         return self
 
     def to(self, *args, **kwargs) -> "Module":
-        """Move/cast parameters and buffers (floating ones only for a dtype), in place."""
-        from ember.frontend.device import device as Device
+        """Move parameters and buffers to a device and/or cast the floating ones to a dtype, in
+        place (parameters keep their identity): `to(device)`, `to(dtype)`, `to(device, dtype)`,
+        `to(tensor)`, with `device=` and `dtype=` keywords."""
+        from ember.frontend.tensor import Tensor
         from ember.ir import dtypes
 
-        dtype = kwargs.get("dtype") or next((a for a in args if isinstance(a, dtypes.DType)), None)
-        devices = [a for a in args if not isinstance(a, dtypes.DType)] + (
-            [kwargs["device"]] if kwargs.get("device") is not None else [])
-        for device in devices:
-            if Device(device).type != "cpu":
-                raise RuntimeError(f"ember.nn.Module.to: device {device} is not available (only "
-                                   f"the CPU runtime exists)")
-        if dtype is None:
-            return self
-        return self._convert(lambda t: t.to(dtype) if t.dtype.is_floating_point else t)
+        dtype, device = kwargs.get("dtype"), kwargs.get("device")
+        for a in args:
+            if isinstance(a, dtypes.DType):
+                dtype = a
+            elif isinstance(a, Tensor):
+                dtype, device = a.dtype, a.device
+            else:
+                device = a
+        if dtype is not None and not dtype.is_floating_point:
+            raise TypeError(f"ember.nn.Module.to: only floating point dtypes are accepted, got "
+                            f"{dtype.name}")
+
+        def convert(t: Tensor) -> Tensor:
+            return t.to(device=device, dtype=dtype if t.dtype.is_floating_point else None)
+
+        return self._convert(convert)
 
     def float(self) -> "Module":
         """Cast floating parameters and buffers to float32."""
@@ -339,12 +347,12 @@ class Module:
         return self.to(dtypes.float16)
 
     def cpu(self) -> "Module":
-        """Parameters are already on the CPU."""
-        return self
+        """Move parameters and buffers to the CPU."""
+        return self.to("cpu")
 
     def cuda(self, device=None) -> "Module":
-        """Move to CUDA (raises: the CUDA runtime is not available)."""
-        return self.to("cuda")
+        """Move parameters and buffers to a CUDA device (the current one if None)."""
+        return self.to("cuda" if device is None else device)
 
     # --- calling --------------------------------------------------------------------------
 
