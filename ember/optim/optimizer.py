@@ -119,17 +119,23 @@ class Optimizer:
         from ember.frontend.jit import static_key, tensor_identity
 
         name = f"optimizer {type(self).__name__} at {id(self):#x}"
-        params = [p for g in self.param_groups for p in g["params"]]
+        state, grads, identities, state_tensors = [], [], [], []
+        for group in self.param_groups:
+            for p in group["params"]:
+                slots = self.state.get(p, {})
+                state.append(tuple(sorted(slots)))
+                grads.append(p.grad is not None)
+                identities.append(tensor_identity(p))
+                state_tensors.extend(tensor_identity(v) for v in slots.values()
+                                     if isinstance(v, Tensor))
         return {
             name + " hyperparameters": tuple(
                 tuple((k, static_key(v)) for k, v in sorted(g.items()) if k != "params")
                 for g in self.param_groups),
-            name + " state": tuple(tuple(sorted(self.state.get(p, {}))) for p in params),
-            name + " grads present": tuple(p.grad is not None for p in params),
-            name + " parameters": tuple(tensor_identity(p) for p in params),
-            name + " state tensors": tuple(tensor_identity(v) for p in params
-                                           for v in self.state.get(p, {}).values()
-                                           if isinstance(v, Tensor)),
+            name + " state": tuple(state),
+            name + " grads present": tuple(grads),
+            name + " parameters": tuple(identities),
+            name + " state tensors": tuple(state_tensors),
         }
 
     def state_dict(self) -> dict[str, Any]:

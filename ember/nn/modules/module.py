@@ -384,13 +384,28 @@ class Module:
         """What a compiled function that reaches this module specialises on (ember.jit)."""
         from ember.frontend.jit import tensor_identity
 
+        # Called on every compiled call: one walk of the tree, no generators.
         name = f"module {type(self).__name__} at {id(self):#x}"
-        parts = {name + " training": tuple(m.training for m in self.modules()),
-                 name + " grads present": tuple(p.grad is not None for p in self.parameters())}
-        for kind, tensors in (("parameter", self.named_parameters()),
-                              ("buffer", self.named_buffers())):
-            for tensor_name, t in tensors:
-                parts[f"{name} {kind} {tensor_name}"] = tensor_identity(t)
+        training, grads = [], []
+        parts = {}
+        stack, seen = [("", self)], set()
+        while stack:
+            prefix, module = stack.pop()
+            if id(module) in seen:
+                continue
+            seen.add(id(module))
+            training.append(module.training)
+            dot = prefix + "." if prefix else ""
+            for kind, store in (("parameter", module._parameters), ("buffer", module._buffers)):
+                for key, tensor in store.items():
+                    if tensor is not None:
+                        parts[f"{name} {kind} {dot}{key}"] = tensor_identity(tensor)
+                        if kind == "parameter":
+                            grads.append(tensor.grad is not None)
+            stack.extend((dot + key, child) for key, child in reversed(module._modules.items())
+                         if child is not None)
+        parts[name + " training"] = tuple(training)
+        parts[name + " grads present"] = tuple(grads)
         return parts
 
     def extra_repr(self) -> str:
