@@ -83,7 +83,7 @@ def compile_rows(columns: list[str], batch: int, budget_s: float, log: Log) -> l
     """First-call (compile) times of the MLP step, in this process and in a new one."""
     rows = []
     for name, description, measure_one in (
-            ("compile_in_process", "compile: MLP step 1st call, this process",
+            ("compile_in_process", "compile: MLP step 1st call, this process (cold cache)",
              lambda c: compile_time.in_process(c, batch)),
             ("compile_new_process", "compile: MLP step 1st call, new process (warm disk cache)",
              lambda c: compile_time.new_process(c, batch, 3 * budget_s))):

@@ -387,8 +387,16 @@ def _host_has_avx512() -> bool:
     return bool(llvm.get_host_cpu_features().get("avx512f"))
 
 
-def math_function(module: ir.Module, name: str, ty: ir.Type) -> ir.Function:
-    """The internal, always-inlined function `ember.<name>.<type>` computing `name` on `ty`."""
+# The approximations accurate to f64 precision (max relative error below 1e-13 on the grids
+# of tests/codegen/test_ptx.py), for targets without a C library; the others are f32-accurate
+# only.
+F64_ACCURATE = frozenset({"exp", "log", "log1p", "powf"})
+
+
+def math_function(module: ir.Module, name: str, ty: ir.Type, libm: bool = True) -> ir.Function:
+    """The internal, always-inlined function `ember.<name>.<type>` computing `name` on `ty`.
+    For f64 it calls the C library, or with `libm=False` (a GPU) uses the approximation, which
+    must then be one of F64_ACCURATE."""
     symbol = f"ember.{name}.{type_suffix(ty)}"
     existing = module.globals.get(symbol)
     if existing is not None:
@@ -400,7 +408,11 @@ def math_function(module: ir.Module, name: str, ty: ir.Type) -> ir.Function:
     b = ir.IRBuilder(fn.append_basic_block("entry"))
     args = list(fn.args)
     native_ldexp = "x86_64" in module.triple and _host_has_avx512()
-    if isinstance(ty, ir.DoubleType):
+    if isinstance(ty, ir.DoubleType) and not libm:
+        if name not in F64_ACCURATE:
+            raise ValueError(f"no f64-accurate approximation of {name}")
+        result = APPROXIMATIONS[name](_Float(b, ty, native_ldexp), *args)
+    elif isinstance(ty, ir.DoubleType):
         result = b.call(declare(module, _LIBM[name], ty, [ty] * arity), args)
     elif isinstance(ty, ir.HalfType):
         wide = APPROXIMATIONS[name](_Float(b, F32, native_ldexp),

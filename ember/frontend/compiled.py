@@ -256,11 +256,11 @@ def trace_call(name: str, fn: Callable, args: tuple, kwargs: dict, args_flat: li
         # on demand, forward then backward, like the graph stages.
         backend_stages = getattr(graph.run, "stage_texts", dict)() if graph else {}
         for stage, produce in backend_stages.items():
-            stages.setdefault(stage, []).append(_LazyText(produce))
+            stages.setdefault(stage, []).append(LazyText(produce))
     return spec, outputs
 
 
-class _LazyText:
+class LazyText:
     """A stage's text, produced on first use (a backend may recompile to print it)."""
 
     def __init__(self, produce: Callable[[], str]) -> None:

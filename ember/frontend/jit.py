@@ -96,6 +96,8 @@ class Lowered:
     pass pipeline, with fusion regions named by kernel. The llvm backend adds "loops" (the
     loops IR, which plain mlir-opt verifies), "llvm" (the -O3-optimised LLVM IR) and "asm"
     (host assembly), one per compiled graph, forward first; they are printed on demand.
+    For target "cuda" the stages after "fused" are "loops" (mapped to the GPU: `gpu` dialect
+    kernels and their launches), "llvm" (the kernels' -O3 LLVM IR for nvptx64) and "ptx".
     """
 
     graphs: dict[str, list[Any]]  # per stage, objects whose str() is the text
@@ -210,8 +212,15 @@ class JitFunction:
                   if isinstance(reason, str)]
         return "\n".join(lines)
 
-    def lower(self, *args, **kwargs) -> Lowered:
-        """The compiled stages for these arguments (tracing, and so running, the call if new)."""
+    def lower(self, *args, target: str = "cpu", arch: str | None = None, **kwargs) -> Lowered:
+        """The compiled stages for these arguments (tracing, and so running, the call if new).
+
+        `target` "cuda" gives the CUDA stages instead of the CPU's, for GPU architecture
+        `arch` ("sm_80", "sm_90", ...; default: the device's, else sm_90), from the shapes
+        and dtypes of the arguments alone: no GPU is needed.
+        """
+        if target not in ("cpu", "cuda"):
+            raise ValueError(f"ember.jit: unknown target {target!r}; available: 'cpu', 'cuda'")
         key, parts, leaves = self._key(args, kwargs)
         if not isinstance(self.cache.get(key), Specialization):
             self._note_miss(parts)
@@ -221,11 +230,25 @@ class JitFunction:
         if isinstance(entry, str):
             raise RuntimeError(f"ember.jit: {self.name} cannot be compiled for these arguments: "
                                f"{entry}")
-        return _lowered(entry)
+        return _lowered(entry) if target == "cpu" else _lowered_cuda(entry, arch)
 
 
 def _lowered(spec: Specialization) -> Lowered:
     return Lowered(spec.stages, spec.pass_dumps)
+
+
+def _lowered_cuda(spec: Specialization, arch: str | None) -> Lowered:
+    """The CUDA stages of a specialisation's graphs; LLVM IR and PTX made on demand."""
+    from ember.codegen.nvptx.compile import compile_graph
+    from ember.frontend.compiled import LazyText
+
+    kernels = [compile_graph(graph.module, arch) for graph in (spec.forward, spec.backward)
+               if graph is not None]
+    stages = {"graph": spec.stages["graph"], "fused": spec.stages["fused"],
+              "loops": [kernel.loops for kernel in kernels],
+              "llvm": [LazyText(lambda k=kernel: k.optimized_ir) for kernel in kernels],
+              "ptx": [LazyText(lambda k=kernel: k.ptx) for kernel in kernels]}
+    return Lowered(stages, spec.pass_dumps)
 
 
 _EXTENSIONS = {"llvm": "ll", "asm": "s"}

@@ -17,20 +17,26 @@ the same Python type (arrays: same dtype, shape and bits).
     FunctionType              (tensor<2xf32>, tensor<f32>) -> tensor<2xf32>
     ScalarAttr                3 : index, 0.5 : f32, 7 : i32 (numbers of other types than i64, f64)
     I32Array                  array<i32: 0, 0> (as memref.alloc's operandSegmentSizes)
+    UNIT (a UnitAttr)         unit (a flag such as `gpu.kernel`: present or absent)
+    SymbolRef                 @kernels::@k0 (a symbol, nested through symbol tables)
+    DialectAttr               #gpu<dim x>, #gpu<shuffle_mode xor> (a dialect's own syntax,
+                              kept as its text)
 
 Grammar (the parser's side):
 
     attribute      ::= `true` | `false` | number (`:` (element-type | `index`))? | string
                      | `array<` element-type (`:` element (`,` element)*)? `>`
                      | `dense<` (`` | string | element | nested) `>` `:` tensor-type
-                     | function-type
+                     | function-type | `unit` | symbol-ref | dialect-attr
+    symbol-ref     ::= `@` symbol-name (`::` `@` symbol-name)*
+    dialect-attr   ::= `#` name `<` balanced text `>`
     nested         ::= `[` ((nested | element) (`,` (nested | element))*)? `]`
     element        ::= `true` | `false` | number
     number         ::= `-`? (`0x` hex-digit+ | digit+ (`.` digit* ([eE] [-+]? digit+)?)?)
     attr-dict      ::= `{` (name `=` attribute (`,` name `=` attribute)*)? `}`
     type           ::= tensor-type | memref-type | element-type | `index`
     tensor-type    ::= `tensor<` (digit+ `x`)* element-type `>`
-    memref-type    ::= `memref<` (digit+ `x`)* element-type `>`
+    memref-type    ::= `memref<` (digit+ `x`)* element-type (`,` digit+)? `>`
     function-type  ::= `(` (type (`,` type)*)? `)` `->` (type | `(` (type (`,` type)*)? `)`)
     element-type   ::= `i1` | `i32` | `i64` | `f16` | `bf16` | `f32` | `f64`
 
@@ -56,7 +62,8 @@ _NAME = re.compile(r"[A-Za-z_][\w$.]*")
 _NUMBER = re.compile(r"-?(?:0x[0-9A-Fa-f]+|\d+(?:\.\d*(?:[eE][-+]?\d+)?)?)(?![\w.])")
 _ELEMENT = re.compile(_NUMBER.pattern + r"|(?:true|false)(?![\w$.])")
 _ELEMENT_TYPE = re.compile(r"(?:i1|i32|i64|f16|bf16|f32|f64)(?![\w$.])")
-_TENSOR = re.compile(r"(tensor|memref)<((?:\d+x)*)([A-Za-z]\w*)>")
+_TENSOR = re.compile(r"(tensor|memref)<((?:\d+x)*)([A-Za-z]\w*)(?:,\s*(\d+))?>")
+_DIALECT_ATTR = re.compile(r"#[A-Za-z_][\w$.]*<")
 _SCALAR_TYPE = re.compile(r"(?:index|i1|i32|i64|f16|bf16|f32|f64)(?![\w$.])")
 _STRING = re.compile(r'"((?:[^"\\\n]|\\.)*)"')
 _ESCAPE = re.compile(r'\\(?:([0-9A-Fa-f]{2})|(.))')
@@ -78,6 +85,28 @@ class ScalarAttr:
 
 class I32Array(tuple):
     """A tuple printed as `array<i32: ...>` (a plain tuple of ints prints as i64)."""
+
+
+class UnitAttr:
+    """MLIR's unit attribute: its presence is the information (`{gpu.kernel}`)."""
+
+    def __repr__(self) -> str:
+        return "UNIT"
+
+
+UNIT = UnitAttr()
+
+
+class SymbolRef(tuple):
+    """A reference to a symbol through nested symbol tables: ("kernels", "k0") is
+    `@kernels::@k0`."""
+
+
+@dataclass(frozen=True)
+class DialectAttr:
+    """An attribute in a dialect's own syntax, kept as its text: `#gpu<dim x>`."""
+
+    text: str
 
 
 def parse_attribute(text: str) -> Any:
@@ -108,7 +137,11 @@ def parse_type(cur: Cursor) -> TensorType | MemRefType | ScalarType:
         raise cur.error(f"unknown element type '{m.group(3)}'", start + len(m.group(1)) + 1
                         + len(m.group(2))) from None
     shape = tuple(int(d) for d in m.group(2).split("x")[:-1])
-    return (TensorType if m.group(1) == "tensor" else MemRefType)(shape, dtype)
+    if m.group(1) == "tensor":
+        if m.group(4):
+            raise cur.error("a tensor type has no memory space", start)
+        return TensorType(shape, dtype)
+    return MemRefType(shape, dtype, int(m.group(4) or 0))
 
 
 def print_type_list(types) -> str:
@@ -195,6 +228,14 @@ def print_attribute(value: Any) -> str:
         return print_string(value)
     if isinstance(value, ScalarAttr):
         return _print_scalar_attr(value)
+    if value is UNIT:
+        return "unit"
+    if isinstance(value, SymbolRef):
+        from ember.ir.printer import print_symbol
+
+        return "::".join(print_symbol(name) for name in value)
+    if isinstance(value, DialectAttr):
+        return value.text
     if isinstance(value, I32Array):
         return f"array<i32: {', '.join(str(int(v)) for v in value)}>" if value else "array<i32>"
     if isinstance(value, (tuple, list)):
@@ -221,6 +262,12 @@ def parse_attribute_at(cur: Cursor) -> Any:
         return parse_dense(cur, start)
     if cur.peek("("):
         return parse_function_type(cur)
+    if cur.accept_word("unit"):
+        return UNIT
+    if cur.peek("@"):
+        return _parse_symbol_ref(cur)
+    if cur.peek("#"):
+        return _parse_dialect_attr(cur)
     m = cur.match(_NUMBER)
     if m is None:
         raise cur.error(f"expected an attribute value, found {cur.next_token()}")
@@ -235,6 +282,35 @@ def parse_attribute_at(cur: Cursor) -> Any:
     value = _parse_element(cur, m.group(), dtype, start).item()
     value = float(value) if dtype.is_floating_point else int(value)
     return value if type_.name in ("i64", "f64") else ScalarAttr(value, type_)
+
+
+def _parse_symbol_ref(cur: Cursor) -> SymbolRef:
+    names = [_parse_symbol(cur)]
+    while cur.accept("::"):
+        names.append(_parse_symbol(cur))
+    return SymbolRef(names)
+
+
+def _parse_symbol(cur: Cursor) -> str:
+    """`@name` or `@"quoted name"`."""
+    cur.expect("@", "a symbol such as @name")
+    if cur.peek('"'):
+        return parse_string(cur)
+    return cur.expect_match(_NAME, "a symbol name after '@'").group()
+
+
+def _parse_dialect_attr(cur: Cursor) -> DialectAttr:
+    """`#dialect<...>` up to its matching `>` (nested `<...>` included)."""
+    start = cur.skip()
+    m = cur.expect_match(_DIALECT_ATTR, "a dialect attribute such as #gpu<dim x>")
+    depth, pos = 1, m.end()
+    while depth:
+        if pos >= len(cur.text):
+            raise cur.error("unterminated dialect attribute", start)
+        depth += {"<": 1, ">": -1}.get(cur.text[pos], 0)
+        pos += 1
+    cur.pos = pos
+    return DialectAttr(cur.text[start:pos])
 
 
 def _print_scalar_attr(attr: ScalarAttr) -> str:

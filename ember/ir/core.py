@@ -223,3 +223,20 @@ def uses(root: Operation, value: Value) -> list[tuple[Operation, int]]:
 def functions(module: Operation) -> list[Operation]:
     """The func.func operations of a builtin.module."""
     return [op for op in module.regions[0].blocks[0].operations if op.name == "func.func"]
+
+
+def clone(op: Operation, mapping: dict[Value, Value]) -> Operation:
+    """A deep copy of `op` (not inserted anywhere): operands found in `mapping` are replaced,
+    and `mapping` gains the copies of op's results and of its nested block arguments."""
+    copy = Operation(op.name, [mapping.get(v, v) for v in op.operands],
+                     [v.type for v in op.results], dict(op.attributes))
+    mapping.update(zip(op.results, copy.results))
+    for region in op.regions:
+        new_region = Region(copy)
+        copy.regions.append(new_region)
+        for block in region.blocks:
+            new_block = new_region.add_block(Block([a.type for a in block.arguments]))
+            mapping.update(zip(block.arguments, new_block.arguments))
+            for inner in block.operations:
+                new_block.append(clone(inner, mapping))
+    return copy

@@ -8,12 +8,18 @@ ending in a matching `scf.yield`), `scf.if` (an i1 condition, two regions yieldi
 results); `memref.alloc/dealloc/load/store` (one index per dimension, the element type);
 `arith` and `math` ops with operand and result types as MLIR requires. Values must be defined
 before their use in the same block or an enclosing one, never across a function.
+
+GPU-mapped loops IR (`map-to-gpu`) adds MLIR's `gpu` ops: a `gpu.module` of `gpu.func` kernels
+(their entry block holds the arguments, then the workgroup-memory buffers), thread and block
+ids, `gpu.barrier`, `gpu.shuffle`, and on the host `gpu.alloc`, `gpu.dealloc` and
+`gpu.launch_func`.
 """
 
 from __future__ import annotations
 
 from typing import Callable
 
+from ember.ir.attributes import UNIT, DialectAttr, SymbolRef
 from ember.ir.core import Operation, Value
 from ember.ir.types import INDEX, MemRefType, ScalarType
 from ember.ir.verifier import _describe, _fail, verify
@@ -61,10 +67,10 @@ def _verify(op: Operation, visible: set[Value]) -> None:
     rule(op)
     for region in op.regions:
         for block in region.blocks:
-            scope = (set() if op.name in ("builtin.module", "func.func") else set(visible))
+            scope = set() if op.name in _ISOLATED else set(visible)
             scope |= set(block.arguments)
             for i, inner in enumerate(block.operations):
-                if inner.name in ("scf.yield", "func.return") and i != len(block.operations) - 1:
+                if inner.name in _TERMINATORS and i != len(block.operations) - 1:
                     raise _fail(inner, "terminator in the middle of a block")
                 _verify(inner, scope)
                 scope.update(inner.results)
@@ -101,7 +107,8 @@ def _terminator(op: Operation, region: int, name: str, types: list) -> None:
 def _module(op: Operation) -> None:
     _expect(op, len(op.regions) == 1 and len(op.regions[0].blocks) == 1, "one block")
     for inner in op.regions[0].blocks[0].operations:
-        _expect(inner, inner.name == "func.func", "a module holds only func.func")
+        _expect(inner, inner.name in ("func.func", "gpu.module"),
+                "a module holds only func.func and gpu.module")
 
 
 def _func(op: Operation) -> None:
@@ -227,6 +234,67 @@ def _cast(name: str) -> Callable[[Operation], None]:
     return rule
 
 
+# --- gpu -------------------------------------------------------------------------------------
+
+def _gpu_module(op: Operation) -> None:
+    _expect(op, isinstance(op.attributes.get("sym_name"), str) and len(op.regions) == 1
+            and len(op.regions[0].blocks) == 1, "a name and one block")
+    for inner in op.regions[0].blocks[0].operations:
+        _expect(inner, inner.name == "gpu.func", "a gpu.module holds only gpu.func")
+
+
+def _gpu_func(op: Operation) -> None:
+    ft = op.attributes.get("function_type")
+    workgroup = op.attributes.get("workgroup_attributions", 0)
+    blocks = op.regions[0].blocks if len(op.regions) == 1 else []
+    _expect(op, len(blocks) == 1 and op.attributes.get("gpu.kernel") is UNIT,
+            "a kernel (gpu.kernel) whose body is one block")
+    types = [a.type for a in blocks[0].arguments]
+    _expect(op, types[:len(types) - workgroup] == list(ft.inputs) and not ft.results,
+            "block arguments must be the function's inputs, then its workgroup buffers")
+    _expect(op, all(isinstance(t, MemRefType) and t.memory_space == 3
+                    for t in types[len(types) - workgroup:]),
+            "workgroup buffers must be memrefs in memory space 3")
+    _terminator(op, 0, "gpu.return", [])
+
+
+def _gpu_id(op: Operation) -> None:
+    operands, results = _types(op)
+    _expect(op, not operands and results == [INDEX]
+            and isinstance(op.attributes.get("dimension"), DialectAttr),
+            "no operands, a dimension and an index result")
+
+
+def _shuffle(op: Operation) -> None:
+    operands, results = _types(op)
+    i32 = ScalarType("i32")
+    _expect(op, len(operands) == 3 and operands[1:] == [i32, i32]
+            and results == [operands[0], ScalarType("i1")]
+            and isinstance(op.attributes.get("mode"), DialectAttr),
+            "(value, offset: i32, width: i32) -> (value, i1) and a mode")
+
+
+def _gpu_alloc(op: Operation) -> None:
+    operands, results = _types(op)
+    _expect(op, not operands and len(results) == 1 and _kind(results[0]) == "memref",
+            "no operands (static shapes) and one memref result")
+
+
+def _launch(op: Operation) -> None:
+    operands, _ = _types(op)
+    _expect(op, isinstance(op.attributes.get("kernel"), SymbolRef) and not op.results
+            and operands[:6] == [INDEX] * 6
+            and all(_kind(t) in ("memref", "index", "int", "float") for t in operands[6:]),
+            "a kernel symbol, grid and block sizes (6 index values), then the arguments")
+
+
+def _no_operands(op: Operation) -> None:
+    _expect(op, not op.operands and not op.results, "no operands and no results")
+
+
+_ISOLATED = ("builtin.module", "func.func", "gpu.module", "gpu.func")
+_TERMINATORS = ("scf.yield", "func.return", "gpu.return")
+
 _RULES = {
     "builtin.module": _module, "func.func": _func, "func.return": _return,
     "scf.for": _for, "scf.if": _if, "scf.yield": _yield,
@@ -239,4 +307,8 @@ _RULES = {
     **{f"arith.{n}": _same({"int", "index"}) for n in _INT_BINARY},
     **{f"math.{n}": _same({"float"}) for n in _MATH_FLOAT},
     **{f"arith.{n}": _cast(n) for n in _CASTS},
+    "gpu.module": _gpu_module, "gpu.func": _gpu_func, "gpu.return": _no_operands,
+    "gpu.barrier": _no_operands, "gpu.shuffle": _shuffle, "gpu.alloc": _gpu_alloc,
+    "gpu.dealloc": _dealloc, "gpu.launch_func": _launch,
+    **{f"gpu.{n}": _gpu_id for n in ("thread_id", "block_id", "block_dim", "grid_dim")},
 }

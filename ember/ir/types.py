@@ -70,9 +70,17 @@ def scalar_type(dtype: DType) -> ScalarType:
 
 @dataclass(frozen=True)
 class MemRefType(ShapedType):
-    """A ranked, statically shaped buffer of the loop level, printed `memref<2x3xf32>`."""
+    """A ranked, statically shaped buffer of the loop level, printed `memref<2x3xf32>`; one in
+    a numbered memory space other than the default 0 prints it: `memref<32xf32, 3>` (3 is the
+    GPU's workgroup, i.e. shared, memory)."""
+
+    memory_space: int = 0
 
     kind = "memref"
+
+    def __str__(self) -> str:
+        text = super().__str__()
+        return f"{text[:-1]}, {self.memory_space}>" if self.memory_space else text
 
     @property
     def element(self) -> ScalarType:

@@ -11,6 +11,7 @@ from ember.passes import memory_plan  # registers `memory-plan`
 from ember.passes import schedule  # registers `schedule`
 from ember.passes import lower_loops  # registers `lower-to-loops`
 from ember.passes import fuse_rows  # registers `fuse-rows`
+from ember.passes import map_to_gpu  # registers `map-to-gpu`
 from ember.passes import reuse_rows  # registers `reuse-row-values`
 from ember.passes import hoist_reciprocals  # registers `hoist-reciprocals`
 

@@ -177,6 +177,12 @@ def _fptosi(x):
     return math.trunc(float(x)) if np.isfinite(x) else 0
 
 
+def _launch(op: Operation, operands: list) -> list:
+    from ember.runtime.simt_interpreter import launch  # it reuses this module's handlers
+
+    return launch(op, operands)
+
+
 _erf = np.vectorize(math.erf, otypes=[np.float64])
 
 _HANDLERS: dict[str, Handler] = {
@@ -184,6 +190,9 @@ _HANDLERS: dict[str, Handler] = {
     "scf.if": _if,
     "memref.alloc": _alloc,
     "memref.dealloc": lambda op, xs, env: [],
+    "gpu.alloc": _alloc,
+    "gpu.dealloc": lambda op, xs, env: [],
+    "gpu.launch_func": lambda op, xs, env: _launch(op, xs),
     "memref.load": _load,
     "memref.store": _store,
     "arith.constant": _constant,
