@@ -15,7 +15,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from ember.frontend import pytree, tracing
+from ember.frontend import cuda_eager, pytree, tracing
 from ember.frontend.autograd.engine import run_backward
 from ember.frontend.autograd.node import FREED, Node
 from ember.frontend.grad_mode import is_grad_enabled
@@ -80,7 +80,10 @@ class Specialization:
         outputs = [Tensor._wrap(a) for a in results[:self.n_outputs]]
         rest = results[self.n_outputs:]
         for t, array in zip(self.writebacks, rest):
-            np.copyto(t._array, array)
+            if isinstance(t._array, np.ndarray):
+                np.copyto(t._array, array)
+            else:
+                cuda_eager.store(t._array, ..., array)
             t._storage.version += 1
         rest = rest[len(self.writebacks):]
         n_grad_outputs = self._n_grad_outputs
@@ -118,7 +121,7 @@ class Specialization:
             raise RuntimeError("ember.jit: the backward of a compiled function cannot itself be "
                                "differentiated (create_graph=True); run the function eagerly "
                                "for higher-order gradients")
-        cotangents = [g._array if i == node.attrs["position"] else
+        cotangents = [_dense(g._array) if i == node.attrs["position"] else
                       np.zeros(tuple(shape), dtype=dtype.numpy)
                       for i, (shape, dtype) in enumerate(node.attrs["cotangents"])]
         grads = self.backward.run(cotangents + list(node.attrs["residuals"]))
@@ -144,12 +147,23 @@ def _guard_state(t: Tensor) -> tuple:
     return (tuple(t.shape), t.dtype.name, t.requires_grad)
 
 
-def _fetch(source: tuple, args_flat: list) -> np.ndarray:
+def _dense(array):
+    """`array` as a graph input: CUDA kernels take dense arrays, so a strided CUDA view is
+    gathered first (host arrays are passed as they are)."""
+    return array if isinstance(array, np.ndarray) else cuda_eager.dense(array)
+
+
+def _device_type(trace: tracing.Trace, args_flat: list) -> str:
+    """"cuda" if a tensor input of the traced call is on a CUDA device or it moved a tensor it
+    made to one, else "cpu"."""
+    tensors = [_fetch_tensor(s, args_flat) for s in trace.sources if s[0] in ("arg", "tensor")]
+    return "cuda" if trace.made_on_cuda or any(t.is_cuda for t in tensors) else "cpu"
+
+
+def _fetch(source: tuple, args_flat: list):
     kind, what = source
-    if kind == "arg":
-        return args_flat[what]._array
-    if kind == "tensor":
-        return what._array
+    if kind in ("arg", "tensor"):
+        return _dense(_fetch_tensor(source, args_flat)._array)
     if kind == "seed":
         return np.array(what.signed_seed(), dtype=np.int64)
     if kind == "offset":
@@ -195,9 +209,12 @@ def optimize(forward: Operation, backward: Operation | None, n_residuals: int,
 
 
 def trace_call(name: str, fn: Callable, args: tuple, kwargs: dict, args_flat: list,
-               compile_module: Callable, pipeline: str,
+               compile_for: Callable[[str], Callable], pipeline: str,
                after_pass: Callable) -> tuple[Specialization, Any]:
     """Run fn eagerly while tracing it; return its specialisation and the eager outputs.
+
+    `compile_for(device_type)` is the backend's compile function for graphs whose tensor
+    inputs are on a device of that type ("cpu" or "cuda").
 
     Raises Untraceable (carrying the eager outputs) when the call cannot be recorded.
     """
@@ -237,6 +254,7 @@ def trace_call(name: str, fn: Callable, args: tuple, kwargs: dict, args_flat: li
     fwd, bwd, n_residuals, fused, dumps = optimize(
         trace.module, backward[0] if backward else None, len(residuals), pipeline, after_pass)
     stages["fused"] = [fused]
+    compile_module = compile_for(_device_type(trace, args_flat))
     forward = Graph(fwd, trace.sources, compile_module(fwd))
     spec = Specialization(forward, out_structure, out_static, len(out_tensors), writebacks, grads,
                           [(g[0], g[3]) for g in trace.generators.values()],
@@ -284,7 +302,9 @@ def _derive_backward(name: str, forward: tracing.Trace, out_tensors: list[Tensor
     if not differentiable or not grad_inputs:
         return None
     tensors = [_fetch_tensor(s, args_flat) for s in grad_inputs]
-    cotangents = [Tensor._wrap(np.zeros(out_tensors[i].shape, out_tensors[i].dtype.numpy))
+    cotangents = [Tensor._wrap(cuda_eager.move(np.zeros(out_tensors[i].shape,
+                                                        out_tensors[i].dtype.numpy),
+                                               out_tensors[i].device))
                   for i in differentiable]
     tracing.ACTIVE = None
     backward = tracing.Trace(f"{name}_backward")

@@ -28,9 +28,10 @@ log = logging.getLogger("ember.jit")
 GRAPH_CHECKS: list[Callable[[str, Operation], None]] = []
 
 DEFAULT_PIPELINE = "canonicalize,fold,cse,dce,partition,fuse,schedule,memory-plan"
-# The runtime that compiled graphs run on unless `backend=` says otherwise: "llvm" (native code
-# for this CPU) or "interpreter" (the op table's NumPy semantics: the reference it is tested on).
-DEFAULT_BACKEND = "llvm"
+# The runtime compiled graphs run on unless `backend=` names one, by the device of their tensor
+# inputs: "llvm" (native code for this CPU) or "cuda" (PTX launched on the inputs' GPU). The
+# other backend, "interpreter", runs the op table's NumPy semantics: the reference.
+DEVICE_BACKENDS = {"cpu": "llvm", "cuda": "cuda"}
 
 
 def _run_checks(stage: str, module: Operation) -> None:
@@ -117,17 +118,16 @@ class Lowered:
 class JitFunction:
     """A function compiled per call signature; call it like the original."""
 
-    def __init__(self, fn: Callable, backend: str = DEFAULT_BACKEND, reach: list | None = None,
+    def __init__(self, fn: Callable, backend: str | None = None, reach: list | None = None,
                  name: str | None = None, passes: str = DEFAULT_PIPELINE) -> None:
         from ember.runtime import BACKENDS
 
-        if backend not in BACKENDS:
+        if backend is not None and backend not in BACKENDS:
             raise ValueError(f"ember.jit: unknown backend {backend!r}; available: "
                              f"{sorted(BACKENDS)}")
         self.fn = fn
         self.backend = backend
         self.passes = passes
-        self._compile = BACKENDS[backend]
         self._reach = reach or []
         self.name = name or getattr(fn, "__name__", "fn").strip("<>") or "fn"
         self.cache: dict[Any, Specialization | str] = {}
@@ -189,10 +189,16 @@ class JitFunction:
         if len(self._reasons) > 1:
             log.info("ember.jit: %s compiles again: %s", self.name, reason)
 
+    def _compiler(self, device_type: str) -> Callable[[Operation], Callable]:
+        """The compile function of the backend for graphs whose inputs are on `device_type`."""
+        from ember.runtime import BACKENDS
+
+        return BACKENDS[self.backend or DEVICE_BACKENDS[device_type]]
+
     def _trace(self, key, args: tuple, kwargs: dict, leaves: list):
         self.trace_count += 1
         try:
-            spec, outputs = trace_call(self.name, self.fn, args, kwargs, leaves, self._compile,
+            spec, outputs = trace_call(self.name, self.fn, args, kwargs, leaves, self._compiler,
                                        self.passes, _run_checks)
         except Untraceable as e:
             self.cache[key] = e.reason
@@ -278,7 +284,7 @@ def _dump(name: str, count: int, spec: Specialization) -> None:
 class JitModule:
     """A Module whose calls are compiled; attributes, parameters and state stay the module's."""
 
-    def __init__(self, module, backend: str = DEFAULT_BACKEND,
+    def __init__(self, module, backend: str | None = None,
                  passes: str = DEFAULT_PIPELINE) -> None:
         object.__setattr__(self, "module", module)
         object.__setattr__(self, "_jit", JitFunction(module.__call__, backend, reach=[module],
@@ -305,10 +311,11 @@ class JitModule:
         return f"JitModule({self.module!r})"
 
 
-def jit(fn=None, *, backend: str = DEFAULT_BACKEND, passes: str = DEFAULT_PIPELINE):
+def jit(fn=None, *, backend: str | None = None, passes: str = DEFAULT_PIPELINE):
     """Compile `fn` (a function or an nn.Module); usable as @jit, @jit(backend=...), jit(fn).
 
-    `backend` runs the compiled graphs: "llvm" (native code, the default) or "interpreter".
+    `backend` runs the compiled graphs: "llvm" (native CPU code), "cuda" (GPU kernels) or
+    "interpreter"; by default "llvm", or "cuda" for graphs whose tensor inputs are on a GPU.
     `passes` is the pass pipeline run on the traced graphs (ember-opt's pipeline syntax).
     """
     if fn is None:

@@ -22,6 +22,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from ember.frontend import cuda_eager
+from ember.frontend.device import CPU
 from ember.ir.core import Block, Builder, Operation, Value, func_op, module_op
 
 if TYPE_CHECKING:
@@ -50,6 +52,11 @@ def peek(t: "Tensor") -> np.ndarray:
     return t._array if isinstance(t._array, np.ndarray) else t._array.to_host()
 
 
+def _copy(array):
+    """A copy of a tensor's array on its device."""
+    return np.array(array) if isinstance(array, np.ndarray) else cuda_eager.copy(array)
+
+
 @dataclass
 class Binding:
     """The SSA value a tensor currently stands for, and the storage version it was bound at."""
@@ -73,6 +80,7 @@ class Trace:
     grad_writes: dict[int, tuple["Tensor", Any]] = field(default_factory=dict)
     generators: dict[int, list] = field(default_factory=dict)
     abandoned: str | None = None
+    made_on_cuda: bool = False  # whether a tensor created in the trace was moved to CUDA
 
     def __post_init__(self) -> None:
         self.func = func_op(self.name, [])
@@ -94,7 +102,7 @@ class Trace:
         self.sources.append(source)
         self.argument_values[id(t)] = value
         # Arguments are lifted before any write to them, so this is the value on entry.
-        self.entry_arrays.append(np.array(t._array))
+        self.entry_arrays.append(_copy(t._array))
         return value
 
     @property
@@ -130,7 +138,7 @@ class Trace:
 
     def _constant(self, t: "Tensor") -> Value:
         value = self.builder.create("ember.constant", [], [t.type],
-                                    {"value": np.array(t._array)}).result
+                                    {"value": np.array(cuda_eager.move(t._array, CPU))}).result
         self.bind(t, value)
         return value
 
@@ -155,6 +163,23 @@ class Trace:
         """After an in-place write, `t` stands for the value of `new`."""
         self.value_of(t)  # lift t first, so a changed pre-existing tensor is written back
         self.bind(t, self.value_of(new))
+
+    def transfer(self, source: "Tensor", out: "Tensor") -> bool:
+        """Let `out`, a copy of `source` on a CUDA device, stand for `source`'s value if that
+        depends on no input (a tensor created in the call): graph values have no device, and
+        such a graph runs on CUDA. False, recording nothing, for any other transfer."""
+        binding = self.bindings.get(id(source))
+        if binding is not None:
+            owner = binding.value.owner
+            if not isinstance(owner, Operation) or owner.operands:
+                return False
+        elif getattr(source, "_trace_id", None) != self.id:
+            return False
+        if not out.is_cuda:
+            return False
+        self.bind(out, self.value_of(source))
+        self.made_on_cuda = True
+        return True
 
     def record_grad(self, t: "Tensor", grad) -> None:
         """Remember the last `.grad` assigned to `t` during the trace."""

@@ -37,10 +37,10 @@ def to_device(x: Tensor, where: "Device | str | int") -> Tensor:
     where = resolve(where)
     if x.device == where:
         return x
-    trace = tracing.ACTIVE
-    if trace is not None:
-        trace.abandon(f"a transfer of a tensor from {x.device} to {where} cannot be compiled")
     out = Tensor._wrap(cuda_eager.move(x._array, where))
+    trace = tracing.ACTIVE
+    if trace is not None and not trace.transfer(x, out):
+        trace.abandon(f"a transfer of a tensor from {x.device} to {where} cannot be compiled")
     if is_grad_enabled() and x.requires_grad:
         out._grad_fn = ToCopyBackward(x, out)
         out._requires_grad = True

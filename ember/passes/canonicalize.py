@@ -179,6 +179,38 @@ class TransposedProduct(RewritePattern):
         return True
 
 
+_ARG_REDUCTIONS = ("ember.argmax", "ember.argmin")
+
+
+class ScatterAtExtreme(RewritePattern):
+    """scatter_add(zeros, argmax(y, axis, keepdim), src, axis) -> where(iota == index, src, 0),
+    when y is as long as the zeros along `axis` (so every index is in range): the gradient of
+    max(dim), and of max pooling, as an elementwise select that needs no bounds checks and runs
+    in parallel, instead of a scatter."""
+
+    root = "ember.scatter_add"
+
+    def match_and_rewrite(self, op: Operation, rewriter: PatternRewriter) -> bool:
+        base, index, src = op.operands
+        axis = op.attributes["axis"]
+        finder = defining_op(index)
+        shape = base.type.shape
+        if (finder is None or finder.name not in _ARG_REDUCTIONS
+                or splat_value(base) != 0 or finder.attributes["axis"] != axis
+                or not finder.attributes["keepdim"]
+                or finder.operands[0].type.shape[axis] != shape[axis]
+                or src.type.shape != index.type.shape or src.type.dtype != base.type.dtype):
+            return False
+        positions = rewriter.create("ember.iota", [], {"shape": tuple(shape), "axis": axis,
+                                                       "dtype": index.type.dtype.name})
+        chosen = rewriter.create("ember.eq", [positions.result, index])
+        zero = rewriter.create("ember.full", [], {"shape": (), "value": 0.0,
+                                                  "dtype": base.type.dtype.name})
+        selected = rewriter.create("ember.where", [chosen.result, src, zero.result])
+        rewriter.replace_op(op, selected.results)
+        return True
+
+
 # Conversions that represent every value of the source dtype exactly (bool to anything).
 _EXACT = {
     dtypes.int32: {dtypes.int64, dtypes.float64},
@@ -218,7 +250,7 @@ def canonicalization_patterns() -> list[RewritePattern]:
     same_type = ["ember.reshape", "ember.broadcast_to", "ember.slice", "ember.pad", "ember.cast"]
     return ([BinaryIdentity(name) for name in BinaryIdentity.IDENTITIES]
             + [IntegerSubSelf(), NegNeg(), TrivialFlip(), ComposePermutes(),
-               CastOfWideningCast(), TransposedProduct()]
+               CastOfWideningCast(), TransposedProduct(), ScatterAtExtreme()]
             + [SameTypeIsIdentity(name) for name in same_type]
             + [ComposeChain(name) for name in ["ember.reshape", "ember.broadcast_to"]])
 

@@ -10,8 +10,8 @@ does what iterations i of both did, in the same order.
 
 Loops with results or a discardable attribute (a `ember.kernel` nest keeps its shape) are left
 alone; `memref.alloc`s between two fused loops move above them (allocating is independent of
-the loops). The same row test, `owns_rows`, tells the CPU backend that a loop's iterations can
-run on different threads.
+the loops). A weaker test, `owns_slices` (any one axis instead of the first), tells the CPU
+backend that a loop's iterations can run on different threads.
 """
 
 from __future__ import annotations
@@ -31,10 +31,11 @@ def _accesses(loop: Operation) -> tuple[set[Value], set[Value]]:
     return loaded, stored
 
 
-def owns_rows(loop: Operation, memrefs: set[Value]) -> bool:
-    """Whether every load and store of `memrefs` inside `loop` indexes its first axis with the
-    loop's induction variable (so iteration i touches only row i of them)."""
+def _row_axes(loop: Operation, memrefs: set[Value]) -> dict[Value, set[int]] | None:
+    """For each of `memrefs` accessed inside `loop`, the axes that every load and store of it
+    indexes with the loop's induction variable; None when some memref has no such axis."""
     iv = loop.regions[0].blocks[0].arguments[0]
+    axes: dict[Value, set[int]] = {}
     for op in loop.walk():
         if op.name == "memref.load":
             memref, indices = op.operands[0], op.operands[1:]
@@ -42,9 +43,27 @@ def owns_rows(loop: Operation, memrefs: set[Value]) -> bool:
             memref, indices = op.operands[1], op.operands[2:]
         else:
             continue
-        if memref in memrefs and (not indices or indices[0] is not iv):
-            return False
-    return True
+        if memref in memrefs:
+            here = {axis for axis, index in enumerate(indices) if index is iv}
+            common = axes[memref] & here if memref in axes else here
+            if not common:
+                return None
+            axes[memref] = common
+    return axes
+
+
+def owns_rows(loop: Operation, memrefs: set[Value]) -> bool:
+    """Whether every load and store of `memrefs` inside `loop` indexes its first axis with the
+    loop's induction variable (so iteration i touches only row i of them)."""
+    axes = _row_axes(loop, memrefs)
+    return axes is not None and all(0 in found for found in axes.values())
+
+
+def owns_slices(loop: Operation, memrefs: set[Value]) -> bool:
+    """Whether each of `memrefs` has an axis that every load and store of it inside `loop`
+    indexes with the loop's induction variable (so different iterations touch disjoint slices
+    of it: a transposed output written by a loop over its second axis qualifies)."""
+    return _row_axes(loop, memrefs) is not None
 
 
 def _fusible(first: Operation, second: Operation) -> bool:

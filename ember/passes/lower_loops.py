@@ -124,17 +124,38 @@ def _lower_fusion(em: Emitter, fusion: Operation, env: dict[Value, LoopTensor],
         _lower_op(em, op, inner, inner_destination, in_fusion=True)
     by_shape: dict[tuple, list[tuple[LoopTensor, Value]]] = defaultdict(list)
     written: dict[Value, Value] = {}
+    views = _views_of_yields(yielded, inner)
     for value in dict.fromkeys(yielded):
         tensor = inner[value]
         if tensor.buffer is None:
             written[value] = inner_destination.get(value) or em.alloc(value.type)
-            by_shape[value.type.shape].append((tensor, written[value]))
+            if value not in views:
+                by_shape[value.type.shape].append((tensor, written[value]))
         else:
             written[value] = tensor.buffer
     for pairs in by_shape.values():
         em.materialize([t for t, _ in pairs], [b for _, b in pairs])
+    for value, view in views.items():
+        # Read back from the yield just written, rather than compute it all again through
+        # the view (a transposed copy for conv2d's weight gradient, say).
+        source = LoopTensor(view.operands[0].type, buffer=written[view.operands[0]])
+        em.materialize([_VIEWS[view.opname](em, view, source)], [written[value]])
     for value, result in zip(yielded, fusion.results):
         env[result] = LoopTensor(result.type, buffer=written[value])
+
+
+def _views_of_yields(yielded: list[Value],
+                     inner: dict[Value, LoopTensor]) -> dict[Value, Operation]:
+    """Yielded values that are a one-operand view (permute, reshape, ...) of another yielded
+    value computed in the kernel, with their view op."""
+    views = {}
+    for value in yielded:
+        op = value.owner
+        if (isinstance(op, Operation) and op.opname in _VIEWS and len(op.operands) == 1
+                and op.operands[0] in yielded and inner[op.operands[0]].buffer is None
+                and inner[value].buffer is None and op.operands[0] not in views):
+            views[value] = op
+    return views
 
 
 def _lower_op(em: Emitter, op: Operation, env: dict[Value, LoopTensor],

@@ -1,5 +1,8 @@
-"""Runtimes: executing compiled graphs (the NumPy reference interpreter, native CPU code)."""
+"""Runtimes: executing compiled graphs (the NumPy reference interpreter, native CPU code,
+CUDA kernels)."""
 
 from ember.runtime import interpreter, llvm
+from ember.runtime.cuda import executable
 
-BACKENDS = {"interpreter": interpreter.compile_module, "llvm": llvm.compile_module}
+BACKENDS = {"interpreter": interpreter.compile_module, "llvm": llvm.compile_module,
+            "cuda": executable.compile_module}

@@ -12,9 +12,11 @@ import numpy as np
 
 from ember.codegen.llvm_cpu import CpuKernel, compile_graph
 from ember.ir.core import Operation, functions
+from ember.runtime.status import index_error
 
 
 SPARES = 2  # output arrays kept per output for recycling
+_BUFFER_DTYPES = frozenset("?bBhHiIlLqQfd")
 
 
 class LlvmExecutable:
@@ -23,8 +25,11 @@ class LlvmExecutable:
     The pointer array and the status buffer are built once. Each output is written into an
     array that no one else references any more, recycled from earlier calls, or else a fresh
     one: large results then cost neither an allocation nor first-touch page faults per call,
-    and an array a caller still holds is never overwritten. Calls from several threads take turns
-    (the foreign call releases the GIL, and the pointer array is shared).
+    and an array a caller still holds is never overwritten. Recycled arrays keep their address
+    beside them, and so do inputs that are this kernel's earlier outputs (a training step's
+    parameters): reading `array.ctypes.data` costs more than a microsecond. Calls from
+    several threads take turns (the foreign call releases the GIL, and the pointer array is
+    shared).
     """
 
     def __init__(self, kernel: CpuKernel, input_count: int) -> None:
@@ -37,7 +42,9 @@ class LlvmExecutable:
         self._output_specs = [(t.shape, t.dtype.numpy) for t in self.outputs]
         self._status = np.zeros(4, np.int64)
         self._pointers[-1] = self._status.ctypes.data
-        self._spares: list[list[np.ndarray]] = [[] for _ in self.outputs]
+        # Per output: (array, address) pairs handed out lately; and the same pairs by array id.
+        self._spares: list[list[tuple[np.ndarray, int]]] = [[] for _ in self.outputs]
+        self._addresses: dict[int, tuple[np.ndarray, int]] = {}
         self._lock = threading.Lock()
 
     def __call__(self, inputs: Sequence[np.ndarray]) -> list[np.ndarray]:
@@ -60,31 +67,33 @@ class LlvmExecutable:
             if array.size != size:
                 raise ValueError(f"input of shape {array.shape} passed for {self.inputs[slot]}")
             arrays.append(array)
-            self._pointers[slot] = array.ctypes.data
+            known = self._addresses.get(id(array))
+            self._pointers[slot] = known[1] if known is not None and known[0] is array \
+                else _address(array)
         return arrays
 
     def _bind_outputs(self, first_slot: int) -> list[np.ndarray]:
         outputs = []
         for index, (spec, spares) in enumerate(zip(self._output_specs, self._spares)):
-            array = _unreferenced(spares)
-            if array is None:
+            pair = _unreferenced(spares)
+            if pair is None:
                 array = np.empty(*spec)
+                pair = (array, _address(array))
+                self._addresses[id(array)] = pair
             # The last SPARES arrays handed out: one the caller may still hold (a gradient
             # until the next step replaces it), one it has dropped by the call after.
-            spares.append(array)
+            spares.append(pair)
+            for dropped in spares[:-SPARES]:
+                del self._addresses[id(dropped[0])]
             del spares[:-SPARES]
-            outputs.append(array)
-            self._pointers[first_slot + index] = array.ctypes.data
+            outputs.append(pair[0])
+            self._pointers[first_slot + index] = pair[1]
         return outputs
 
     def _raise_status(self) -> None:
-        _, op, index, size = (int(s) for s in self._status)
+        error = index_error(self._status, self.kernel.error_ops)
         self._status[:] = 0
-        names = self.kernel.error_ops
-        name = names[op] if op < len(names) else f"operation {op}"
-        # Worded as the loops interpreter words it, so both backends' errors read alike.
-        raise IndexError(f"ember.{name}: index {index} is out of bounds for an axis with "
-                         f"size {size}")
+        raise error
 
     def stage_texts(self) -> dict[str, Callable[[], str]]:
         """This kernel's stages for `Lowered.as_text`, printed on demand: the loops IR, the
@@ -94,13 +103,21 @@ class LlvmExecutable:
                 "asm": lambda: kernel.assembly}
 
 
-def _unreferenced(arrays: list[np.ndarray]) -> np.ndarray | None:
-    """An array of the list that nothing else references (views and Tensors of an array hold
-    a reference to it), removed from the list; None if there is none."""
-    for i in range(len(arrays)):
-        if sys.getrefcount(arrays[i]) == 2:  # the list's reference and getrefcount's argument
-            return arrays.pop(i)
+def _unreferenced(pairs: list[tuple[np.ndarray, int]]) -> tuple[np.ndarray, int] | None:
+    """A (array, address) pair of the list whose array nothing else references (views and
+    Tensors of an array hold a reference to it), removed from the list; None if there is none."""
+    for i in range(len(pairs)):
+        if sys.getrefcount(pairs[i][0]) == 2:  # the pair's reference and getrefcount's argument
+            return pairs.pop(i)
     return None
+
+
+def _address(array: np.ndarray) -> int:
+    """The address of an array's first element (the fast way for writable arrays of the
+    dtypes the buffer protocol knows: not bfloat16 or float16)."""
+    if array.flags.writeable and array.size and array.dtype.char in _BUFFER_DTYPES:
+        return ctypes.addressof(ctypes.c_char.from_buffer(array))
+    return array.ctypes.data
 
 
 def compile_module(module: Operation) -> LlvmExecutable:

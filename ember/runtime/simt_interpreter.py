@@ -42,16 +42,21 @@ def launch(op: Operation, operands: list) -> list:
     """Run the kernel `gpu.launch_func` op names on its grid with `operands` (host values)."""
     grid, _, _, threads, _, _, *arguments = (
         [int(x) for x in operands[:6]] + list(operands[6:]))
-    func = _kernel(op)
+    run_kernel(_kernel(op), grid, threads, arguments)
+    return []
+
+
+def run_kernel(func: Operation, grid: int, threads: int, arguments: list) -> None:
+    """Run `gpu.func` `func` on `grid` blocks of `threads` threads (x only: the kernels
+    `map-to-gpu` makes are one-dimensional) with `arguments`, host arrays it may write."""
     block = func.regions[0].blocks[0]
     lanes = np.arange(grid * threads)
     ctx = _Threads(lanes % threads, lanes // threads, threads, grid)
     workgroup = [_Shared(np.zeros((grid, *a.type.shape), a.type.dtype.numpy))
                  for a in block.arguments[len(arguments):]]
-    env = dict(zip(block.arguments, arguments + workgroup))
+    env = dict(zip(block.arguments, list(arguments) + workgroup))
     with np.errstate(all="ignore"):
         _run(block, env, np.ones(len(lanes), bool), ctx)
-    return []
 
 
 def _kernel(op: Operation) -> Operation:

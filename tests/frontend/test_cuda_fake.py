@@ -1,6 +1,6 @@
 """CUDA tensor plumbing over the fake driver: storage, transfers, device checks, views, in-place
-writes, autograd and modules. Kernels are NumPy stand-ins (cuda_fake.NumpyExecutable), so these
-tests check everything around the generated code, here and in CI."""
+writes, autograd and modules. Kernels are the CUDA code generator's, run by the fake driver in
+the SIMT interpreter, so these tests check the generated code and everything around it."""
 
 import numpy as np
 import pytest

@@ -37,6 +37,16 @@ def test_max_pool2d_gradient_goes_to_the_first_maximum_like_torch():
     run_both(ember.nn.MaxPool2d(2, 1), torch.nn.MaxPool2d(2, 1), [x], "float64")
 
 
+def test_tiled_max_pool2d_ties_and_crop_like_torch():
+    """Windows that tile the input (stride = kernel) are a view of it; ties still send the
+    gradient to the first maximum, and rows and columns past the last window are cropped."""
+    x = np.zeros((2, 3, 7, 9))
+    x[..., 0:2, 2:4] = 5.0  # a window whose four taps tie
+    x[0, 1, 4, 6] = x[0, 1, 5, 7] = 2.0
+    run_both(ember.nn.MaxPool2d(2), torch.nn.MaxPool2d(2), [x], "float64")
+    run_both(ember.nn.MaxPool2d((3, 2)), torch.nn.MaxPool2d((3, 2)), [x[0]], "float64")
+
+
 AVG_GRID = [
     dict(kernel_size=2),
     dict(kernel_size=3, stride=2, padding=1),

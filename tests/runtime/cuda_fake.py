@@ -1,18 +1,23 @@
 """An in-process fake of the CUDA driver interface, over host memory, for tests without a GPU.
 
 Device memory is a set of host byte arrays at made-up addresses; copies resolve addresses to
-them. PTX cannot run here: a test registers Python stand-ins for kernels by name in `kernels`,
-each called with the driver and the launch's arguments, and every launch is recorded.
+them. PTX cannot run here, so kernels run from the IR they were made of: `register(kernel)` files
+a `CudaKernel`'s GPU-mapped loops IR under its PTX text's hash, and a launch of an entry of that
+PTX runs the `gpu.func` of the same name in the SIMT interpreter on the launch's grid, with its
+pointer arguments resolved to this fake's memory. Every launch is recorded.
 """
 
 from __future__ import annotations
 
 import bisect
-from typing import Any, Callable, Sequence
+from typing import Any, Sequence
 
 import numpy as np
 
+from ember.ir.core import Operation
+from ember.runtime import simt_interpreter
 from ember.runtime.cuda.driver import CudaError
+from ember.runtime.cuda.modules import ptx_key
 
 
 class FakeDriver:
@@ -32,7 +37,7 @@ class FakeDriver:
         self.frees = 0
         self.module_loads: list[str] = []
         self.launches: list[tuple] = []
-        self.kernels: dict[str, Callable] = {}
+        self.programs: dict[str, Operation] = {}  # PTX hash -> GPU-mapped loops IR
         self.syncs = 0
 
     # --- devices and contexts -------------------------------------------------------------
@@ -96,22 +101,32 @@ class FakeDriver:
 
     # --- modules and launches -------------------------------------------------------------
 
+    def register(self, kernel) -> None:
+        """Make the PTX of `kernel` (a CudaKernel) runnable here, by its loops IR."""
+        self.programs[ptx_key(kernel.ptx)] = kernel.loops
+
     def load_module(self, ptx: str) -> Any:
         self.module_loads.append(ptx)
         return ("module", ptx)
 
     def get_function(self, module: Any, name: str) -> Any:
-        if f".entry {name}" not in module[1]:
+        if f".entry {name}(" not in module[1]:
             raise CudaError(f"CUDA_ERROR_NOT_FOUND: no kernel {name}")
-        return ("function", name)
+        return ("function", name, ptx_key(module[1]))
 
     def launch(self, function: Any, grid: Sequence[int], block: Sequence[int],
                args: Sequence[np.generic], shared_mem: int = 0, stream: Any = None) -> None:
-        name = function[1]
+        _, name, key = function
         self.launches.append((name, tuple(grid), tuple(block), tuple(args), shared_mem))
-        kernel = self.kernels.get(name)
-        if kernel is not None:
-            kernel(self, *args)
+        if key not in self.programs:
+            raise CudaError(f"fake driver: kernel {name} has no registered loops IR to run")
+        if tuple(grid[1:]) != (1, 1) or tuple(block[1:]) != (1, 1):
+            raise CudaError(f"fake driver: kernel {name} launched on a grid of more than x")
+        func = _gpu_func(self.programs[key], name)
+        types = func.attributes["function_type"].inputs
+        buffers = [self.view(int(ptr), t.numel * t.dtype.itemsize).view(t.dtype.numpy)
+                   .reshape(t.shape) for ptr, t in zip(args, types)]
+        simt_interpreter.run_kernel(func, grid[0], block[0], buffers)
 
     def create_stream(self) -> Any:
         return ("stream",)
@@ -123,42 +138,34 @@ class FakeDriver:
         self.syncs += 1
 
 
-class NumpyExecutable:
-    """Stands in for a compiled single-op graph: runs the op's NumPy semantics on the fake
-    device's memory (download inputs, evaluate, upload the result)."""
-
-    def __init__(self, module, device) -> None:
-        from ember.ir import verify
-        from ember.ir.core import functions
-
-        verify(module)
-        func = functions(module)[0]
-        (self.op, _) = func.regions[0].blocks[0].operations  # the primitive, then func.return
-        self.device = device
-
-    def __call__(self, inputs):
-        from ember.ir.primitive import PRIMITIVES
-        from ember.runtime.cuda.array import DeviceArray
-
-        assert all(a.is_contiguous and a.device is self.device for a in inputs)
-        prim = PRIMITIVES[self.op.name.removeprefix("ember.")]
-        result_type = self.op.results[0].type
-        out = prim.evaluate([a.to_host() for a in inputs], dict(self.op.attributes), result_type)
-        return [DeviceArray.from_host(self.device, out)]
+def _gpu_func(loops: Operation, name: str) -> Operation:
+    for op in loops.walk():
+        if op.name == "gpu.func" and op.attributes["sym_name"] == name:
+            return op
+    raise CudaError(f"CUDA_ERROR_NOT_FOUND: no kernel {name}")
 
 
 def install_fake_cuda(monkeypatch, devices: int = 1) -> FakeDriver:
-    """Make ember's CUDA runtime use a fresh fake driver, compiling single-op graphs to
-    NumpyExecutable; monkeypatch undoes it after the test."""
+    """Make ember's CUDA runtime use a fresh fake driver that runs every kernel compiled from
+    now on (by registering it); monkeypatch undoes it after the test."""
     import ember.frontend.cuda as frontend_cuda
     import ember.runtime.cuda as runtime
+    from ember.codegen.nvptx import target
     from ember.runtime.cuda import eager, executable
 
     driver = FakeDriver(devices)
+    compile_graph = executable.compile_graph
+
+    def compile_and_register(module, arch=None):
+        kernel = compile_graph(module, arch)
+        driver.register(kernel)
+        return kernel
+
     monkeypatch.setattr(runtime, "_driver", driver)
     monkeypatch.setattr(runtime, "_failure", None)
     monkeypatch.setattr(runtime, "_devices", {})
+    monkeypatch.setattr(target, "device_arch", target.device_arch)
     monkeypatch.setattr(eager, "_CACHE", {})
-    monkeypatch.setattr(executable, "compile_module", NumpyExecutable)
+    monkeypatch.setattr(executable, "compile_graph", compile_and_register)
     monkeypatch.setattr(frontend_cuda, "_current", [0])
     return driver

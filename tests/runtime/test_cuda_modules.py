@@ -23,7 +23,7 @@ def test_functions_are_looked_up_once_per_name():
     cache = ModuleCache(driver)
     add = cache.function(PTX_A, "add")
     assert cache.function(PTX_A, "add") is add
-    assert cache.function(PTX_A, "mul") == ("function", "mul")
+    assert cache.function(PTX_A, "mul")[:2] == ("function", "mul")
     assert len(driver.module_loads) == 1
 
 

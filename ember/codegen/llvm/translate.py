@@ -32,7 +32,7 @@ from ember.codegen.llvm.kernels import KERNELS
 from ember.codegen.llvm.ops import SCALAR_OPS
 from ember.ir.core import Block, Operation, Region, Value, functions
 from ember.ir.types import MemRefType, ScalarType
-from ember.passes.fuse_rows import owns_rows
+from ember.passes.fuse_rows import owns_slices
 
 _PTR = ir.PointerType()
 _I64 = ir.IntType(64)
@@ -179,6 +179,13 @@ def _for(t: Translator, op: Operation, args) -> list[ir.Value]:
     if op.parent is t.top and _parallel_nest(t, op):
         return []
     lower, upper, step, *inits = args
+    if op.parent is t.top and not inits and _trip_count(t, op) == 1:
+        # One iteration (a size-1 axis, as of a keepdim reduction): its body is emitted in
+        # place and counts as top level, so a loop nest inside may be split across threads.
+        t.top, outer = op.regions[0].blocks[0], t.top
+        t.region(op.regions[0], [lower])
+        t.top = outer
+        return []
     with carried_loop(t.builder, lower, upper, step, inits, "for") as (iv, carried, set_next):
         yielded = t.region(op.regions[0], [iv, *carried])
         for phi, value in zip(carried, yielded):
@@ -260,11 +267,12 @@ def _work(t: Translator, ops: list[Operation]) -> int:
 
 def _independent(loop: Operation) -> bool:
     """Whether the outer iterations of a nest can run at once, in any order: nothing is
-    allocated, and every buffer the nest writes is read and written only at the row of the
-    outer induction variable (that excludes scatter_add and the index checks' status word)."""
+    allocated, and every buffer the nest writes is read and written only in the slice of the
+    outer induction variable along one of its axes (that excludes scatter_add and the index
+    checks' status word)."""
     if any(op.name in ("memref.alloc", "memref.dealloc", "func.call") for op in loop.walk()):
         return False
-    return owns_rows(loop, {op.operands[1] for op in loop.walk() if op.name == "memref.store"})
+    return owns_slices(loop, {op.operands[1] for op in loop.walk() if op.name == "memref.store"})
 
 
 def _parallel_nest(t: Translator, loop: Operation) -> bool:

@@ -25,6 +25,16 @@ def default_arch() -> str:
     return check_arch(arch or FALLBACK_ARCH)
 
 
+def arch_for_capability(capability: tuple[int, int]) -> str:
+    """The newest architecture of ARCHS a device of compute `capability` runs (PTX for an
+    older architecture runs on newer devices); ValueError below the oldest."""
+    usable = [a for a in ARCHS if (int(a[3:-1]), int(a[-1])) <= tuple(capability)]
+    if not usable:
+        raise ValueError(f"cuda backend: compute capability {capability[0]}.{capability[1]} is "
+                         f"older than the oldest supported architecture, {ARCHS[0]}")
+    return usable[-1]
+
+
 def check_arch(arch: str) -> str:
     """`arch` if Ember compiles for it, else ValueError naming the supported ones."""
     if arch not in ARCHS:

@@ -1,8 +1,9 @@
 """Pooling: max and average over sliding windows, and adaptive average pooling.
 
-Max pooling takes one strided slice of the padded input per kernel tap and reduces over the
-stacked taps with max(dim), so the gradient goes to the first maximum of each window, as in
-PyTorch. Average pooling is a depthwise convolution with a kernel of ones divided by the number
+Max pooling reduces over each window's taps with max(dim), so the gradient goes to the first
+maximum of each window, as in PyTorch. Windows that tile the input (stride equal to the
+kernel, no padding or dilation) are a reshape and permute of it, which compiled code reads in
+place; other windows stack one strided slice of the padded input per kernel tap. Average pooling is a depthwise convolution with a kernel of ones divided by the number
 of counted elements, so both directions are single conv2d primitives.
 """
 
@@ -74,6 +75,34 @@ def max_pool2d(x: Tensor, kernel_size, stride=None, padding=0, dilation=1,
     h, w = x.shape[-2:]
     far = [_far_padding(size, k, s, p, d, o) for size, k, s, p, d, o
            in zip((h, w), kernel, stride, padding, dilation, out)]
+    if stride == kernel and dilation == (1, 1) and not any(padding) and not any(far):
+        windows = _tiled_windows(x, kernel, out)
+    else:
+        windows = _stacked_windows(x, kernel, stride, padding, dilation, out, far)
+    values, tap = windows.max(-1)
+    if not return_indices:
+        return values
+    # Flat index into the input's H*W plane of the chosen tap, as torch returns it.
+    row = arange(out[0]).reshape(-1, 1) * stride[0] - padding[0] + (tap // kernel[1]) * dilation[0]
+    col = arange(out[1]) * stride[1] - padding[1] + (tap % kernel[1]) * dilation[1]
+    return values, row * w + col
+
+
+def _tiled_windows(x: Tensor, kernel, out) -> Tensor:
+    """(..., out_h, out_w, taps) windows of input tiled by the kernel, taps in row-major order:
+    a crop, a reshape and a permute (views)."""
+    axis = x.ndim - 2
+    cropped = slice_axis(slice_axis(x, axis, 0, out[0] * kernel[0], 1), axis + 1, 0,
+                         out[1] * kernel[1], 1)
+    lead = tuple(x.shape[:-2])
+    blocks = cropped.reshape(lead + (out[0], kernel[0], out[1], kernel[1]))
+    order = list(range(axis)) + [axis, axis + 2, axis + 1, axis + 3]
+    return blocks.permute(*order).reshape(lead + (out[0], out[1], kernel[0] * kernel[1]))
+
+
+def _stacked_windows(x: Tensor, kernel, stride, padding, dilation, out, far) -> Tensor:
+    """(..., out_h, out_w, taps) windows as a stack of one strided slice per tap of the input
+    padded with -inf."""
     pads = [0, 0] * (x.ndim - 2) + [padding[0], far[0], padding[1], far[1]]
     xp = pad_constant(x, pads, float("-inf")) if any(pads) else x
     taps = []
@@ -83,13 +112,7 @@ def max_pool2d(x: Tensor, kernel_size, stride=None, padding=0, dilation=1,
                               a * dilation[0] + (out[0] - 1) * stride[0] + 1, stride[0])
             taps.append(slice_axis(rows, x.ndim - 1, b * dilation[1],
                                    b * dilation[1] + (out[1] - 1) * stride[1] + 1, stride[1]))
-    values, tap = stack(taps, -1).max(-1)
-    if not return_indices:
-        return values
-    # Flat index into the input's H*W plane of the chosen tap, as torch returns it.
-    row = arange(out[0]).reshape(-1, 1) * stride[0] - padding[0] + (tap // kernel[1]) * dilation[0]
-    col = arange(out[1]) * stride[1] - padding[1] + (tap % kernel[1]) * dilation[1]
-    return values, row * w + col
+    return stack(taps, -1)
 
 
 def _sum_windows(x: Tensor, kernel, stride) -> Tensor:

@@ -9,6 +9,7 @@ over the index tensor adding into it.
 
 from __future__ import annotations
 
+from ember.ir import dtypes
 from ember.ir.core import Operation, Value
 from ember.ir.types import scalar_type
 from ember.passes.lowering.elementwise import RULES, compute_dtype
@@ -146,6 +147,10 @@ def concat(em: Emitter, op: Operation, *xs: LoopTensor) -> LoopTensor:
 
 def gather(em: Emitter, op: Operation, x: LoopTensor, index: LoopTensor) -> LoopTensor:
     axis = op.attributes["axis"]
+    if _in_range(op.operands[1], axis, x.type.shape[axis]):
+        # No check to make: a loop without possible error reports runs in parallel.
+        return _reindex(op, x, lambda em, ix: ix[:axis] + [
+            em.to_index(em.convert(em.load(index, ix), dtypes.int64))] + ix[axis + 1:])
     op_index = em.error_op("gather")
 
     def index_map(em: Emitter, ix: list[Value]) -> list[Value]:
@@ -153,6 +158,15 @@ def gather(em: Emitter, op: Operation, x: LoopTensor, index: LoopTensor) -> Loop
         return ix[:axis] + [j] + ix[axis + 1:]
 
     return _reindex(op, x, index_map)
+
+
+def _in_range(index: Value, axis: int, size: int) -> bool:
+    """Whether indices along `axis` are in [0, size) by construction: an argmax or argmin
+    (keepdim) along that axis of a tensor of that length, as `max(dim)` gathers with."""
+    finder = index.owner
+    return (isinstance(finder, Operation) and finder.name in ("ember.argmax", "ember.argmin")
+            and finder.attributes["axis"] == axis and finder.attributes["keepdim"]
+            and finder.operands[0].type.shape[axis] == size)
 
 
 def scatter_add(em: Emitter, op: Operation, target: Value, x: LoopTensor, index: LoopTensor,

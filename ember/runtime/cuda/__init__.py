@@ -6,6 +6,7 @@ imports and runs on the CPU where neither is installed.
 
 from __future__ import annotations
 
+from ember.codegen.nvptx import target
 from ember.runtime.cuda.driver import CudaError, CudaUnavailableError, Driver, load_driver
 from ember.runtime.cuda.device import CudaDevice
 
@@ -55,7 +56,14 @@ def get_device(index: int) -> CudaDevice:
             raise RuntimeError(f"ember: CUDA device index {index} is out of range "
                                f"({count} device{'s' if count != 1 else ''} available)")
         device = _devices[index] = CudaDevice(get_driver(), index)
+        target.device_arch = device_arch
     return device
+
+
+def device_arch() -> str | None:
+    """The architecture of the first device used (what code compiled without naming one is
+    for), or None before any; the CUDA code generator's `target.device_arch` hook."""
+    return next(iter(_devices.values())).arch if _devices else None
 
 
 def initialized_devices() -> list[CudaDevice]:
@@ -63,5 +71,5 @@ def initialized_devices() -> list[CudaDevice]:
     return list(_devices.values())
 
 
-__all__ = ["CudaDevice", "CudaError", "CudaUnavailableError", "Driver", "get_device",
-           "get_driver", "initialized_devices", "set_driver", "unavailable_reason"]
+__all__ = ["CudaDevice", "CudaError", "CudaUnavailableError", "Driver", "device_arch",
+           "get_device", "get_driver", "initialized_devices", "set_driver", "unavailable_reason"]

@@ -12,6 +12,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from ember.codegen.nvptx.target import arch_for_capability
 from ember.runtime.cuda.allocator import CachingAllocator, DeviceBuffer
 from ember.runtime.cuda.driver import Driver
 from ember.runtime.cuda.modules import ModuleCache
@@ -36,6 +37,11 @@ class CudaDevice:
     def capability(self) -> tuple[int, int]:
         """(major, minor) compute capability."""
         return self.driver.compute_capability(self.index)
+
+    @property
+    def arch(self) -> str:
+        """The GPU architecture code is compiled for on this device, e.g. 'sm_90'."""
+        return arch_for_capability(self.capability)
 
     def allocate(self, nbytes: int) -> DeviceBuffer:
         """A buffer of at least `nbytes` bytes from this device's caching allocator."""

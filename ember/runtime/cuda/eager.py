@@ -2,12 +2,13 @@
 
 `compile_primitive(op, input_types, attrs, device)` is the one entry point eager dispatch uses
 for CUDA tensors: it builds `func @op(inputs) { ember.<op>; return }`, compiles it through the
-CUDA pipeline (`executable.compile_module`) and keeps the result for the next call with the same
-primitive, operand types, attributes and device.
+CUDA pipeline (`executable.compile_module`, for the device's architecture) and keeps the result for
+the next call with the same primitive, operand types, attributes and device.
 """
 
 from __future__ import annotations
 
+import functools
 from typing import Any, Callable, Sequence
 
 import numpy as np
@@ -59,7 +60,8 @@ def compile_primitive(op: str, input_types: Sequence[TensorType], attrs: dict[st
     runnable = _CACHE.get(key)
     if runnable is None:
         module = single_op_module(op, input_types, attrs)
-        runnable = _CACHE[key] = executable.compile_module(module, device)
+        compiled = executable.compile_module(module, device.arch)
+        runnable = _CACHE[key] = functools.partial(compiled.run, device)
     return runnable
 
 

@@ -1,112 +1,113 @@
-"""Running a graph compiled for CUDA: PTX text plus a launch plan.
+"""Running a graph compiled for CUDA (`ember.codegen.nvptx.compile_graph`) on a device.
 
-The CUDA code generator turns a graph module into one PTX text and a `LaunchPlan`: the kernels
-to launch in order, each with its grid, block, dynamic shared memory and arguments, the sizes of
-the device temporaries they share, and where each result of the function is. `CudaExecutable`
-runs such a plan with the caller's device arrays, as `LlvmExecutable` runs CPU code with host
-arrays: dense inputs in, new dense outputs back.
+The code generator gives PTX text and a `LaunchPlan`: the function's memref arguments (inputs,
+outputs, then the status words), its device temporaries and its kernel launches in order.
+`CudaExecutable` runs all of a plan in one call, as `LlvmExecutable` runs CPU code: dense
+inputs in, new dense outputs back, and the IndexError every backend raises when a kernel
+reported an index out of range.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Sequence, Union
+import threading
+from typing import Any, Callable, Sequence
 
 import numpy as np
 
+from ember.codegen.nvptx.compile import CudaKernel, compile_graph
 from ember.ir.core import Operation, functions
-from ember.ir.types import TensorType
 from ember.runtime.cuda.array import DeviceArray
 from ember.runtime.cuda.device import CudaDevice
+from ember.runtime.status import index_error
 
 
-@dataclass(frozen=True)
-class BufferRef:
-    """A device buffer of a launch: the graph's input `index`, output `index` or temporary
-    `index`. Outputs are allocated by the runtime with the function's result types."""
+class _Loaded:
+    """An executable's state on one device: its kernels' handles and its status words."""
 
-    kind: str  # "input" | "output" | "temp"
-    index: int
-
-
-KernelArg = Union[BufferRef, np.generic]
-"""A kernel argument: a buffer, passed by address, or a NumPy scalar passed by value."""
-
-
-@dataclass(frozen=True)
-class KernelLaunch:
-    """One kernel launch of a plan."""
-
-    name: str
-    grid: tuple[int, int, int]
-    block: tuple[int, int, int]
-    args: tuple[KernelArg, ...]
-    shared_mem: int = 0
-
-
-@dataclass(frozen=True)
-class LaunchPlan:
-    """How to run a compiled graph: `kernels` in order, device temporaries of `temporaries`
-    bytes, and for each function result the buffer holding it (an output, or an input the
-    function returns unchanged)."""
-
-    kernels: tuple[KernelLaunch, ...]
-    results: tuple[BufferRef, ...]
-    temporaries: tuple[int, ...] = ()
+    def __init__(self, kernel: CudaKernel, device: CudaDevice) -> None:
+        self.functions = [device.function(kernel.ptx, launch.kernel)
+                          for launch in kernel.plan.launches]
+        self.status = DeviceArray.from_host(device, np.zeros(4, np.int64))
 
 
 class CudaExecutable:
-    """A compiled graph on one device, called with dense input arrays; returns new arrays."""
+    """A compiled graph; called with its inputs (device arrays, or host arrays to upload),
+    it runs every launch of its plan on their device and returns new output arrays."""
 
-    def __init__(self, device: CudaDevice, ptx: str, plan: LaunchPlan,
-                 input_types: Sequence[TensorType], result_types: Sequence[TensorType]) -> None:
-        self.device = device
-        self.ptx = ptx
-        self.plan = plan
-        self.input_types = tuple(input_types)
-        self.result_types = tuple(result_types)
-        self._functions = [device.function(ptx, k.name) for k in plan.kernels]
-        self._output_types = {ref.index: t for ref, t in zip(plan.results, result_types)
-                              if ref.kind == "output"}
+    def __init__(self, kernel: CudaKernel, input_count: int) -> None:
+        self.kernel = kernel
+        self.inputs = kernel.plan.arguments[:input_count]
+        self.outputs = kernel.plan.arguments[input_count:-1]
+        self._loaded: dict[int, _Loaded] = {}
+        # The status words are one buffer per device: calls from several threads take turns.
+        self._lock = threading.Lock()
 
-    def __call__(self, inputs: Sequence[DeviceArray]) -> list[DeviceArray]:
-        self._check_inputs(inputs)
-        outputs = {i: DeviceArray.empty(self.device, t.shape, t.dtype.numpy)
-                   for i, t in self._output_types.items()}
-        temps = [self.device.allocate(n) for n in self.plan.temporaries]
-        addresses = {"input": [a.ptr for a in inputs], "temp": [b.ptr for b in temps],
-                     "output": {i: a.ptr for i, a in outputs.items()}}
-        for kernel, function in zip(self.plan.kernels, self._functions):
-            args = [np.uint64(addresses[a.kind][a.index]) if isinstance(a, BufferRef) else a
-                    for a in kernel.args]
-            self.device.launch(function, kernel.grid, kernel.block, args, kernel.shared_mem)
-        # The temporaries go back to the cache now: later work on the stream runs after these
-        # kernels, so reusing their blocks is safe.
-        return [outputs[ref.index] if ref.kind == "output" else inputs[ref.index].copy()
-                for ref in self.plan.results]
+    def __call__(self, inputs: Sequence[Any]) -> list[DeviceArray]:
+        """Run on the device of the inputs that are device arrays."""
+        devices = [a.device for a in inputs if isinstance(a, DeviceArray)]
+        if not devices:
+            raise ValueError(f"cuda backend: {self.kernel.plan.entry} was called without a "
+                             f"CUDA input; pass the device with `run`")
+        return self.run(devices[0], inputs)
 
-    def _check_inputs(self, inputs: Sequence[DeviceArray]) -> None:
-        if len(inputs) != len(self.input_types):
-            raise ValueError(f"expected {len(self.input_types)} inputs, got {len(inputs)}")
-        for array, t in zip(inputs, self.input_types):
-            if (array.shape != t.shape or array.dtype != t.dtype.numpy
-                    or not array.is_contiguous or array.device is not self.device):
-                raise ValueError(f"input {array} passed for {t} on cuda:{self.device.index} "
+    def run(self, device: CudaDevice, inputs: Sequence[Any]) -> list[DeviceArray]:
+        """Run every launch of the plan on `device`; the outputs."""
+        plan = self.kernel.plan
+        arrays = self._bind_inputs(device, inputs)
+        outputs = [DeviceArray.empty(device, t.shape, t.dtype.numpy) for t in self.outputs]
+        # Temporaries go back to the cache when this returns: later work on the stream runs
+        # after these kernels, so reusing their blocks is safe.
+        temporaries = [device.allocate(n) for n in plan.temporary_bytes()]
+        with self._lock:
+            loaded = self._load(device)
+            addresses = {"argument": [a.ptr for a in arrays + outputs] + [loaded.status.ptr],
+                         "temporary": [b.ptr for b in temporaries]}
+            for launch, function in zip(plan.launches, loaded.functions):
+                device.launch(function, launch.grid, launch.block,
+                              [np.uint64(addresses[b.kind][b.index]) for b in launch.buffers])
+            if plan.error_ops:
+                self._check_status(loaded.status)
+        return outputs
+
+    def _load(self, device: CudaDevice) -> _Loaded:
+        loaded = self._loaded.get(device.index)
+        if loaded is None:
+            loaded = self._loaded[device.index] = _Loaded(self.kernel, device)
+        return loaded
+
+    def _bind_inputs(self, device: CudaDevice, inputs: Sequence[Any]) -> list[DeviceArray]:
+        if len(inputs) != len(self.inputs):
+            raise ValueError(f"expected {len(self.inputs)} inputs, got {len(inputs)}")
+        arrays = []
+        for array, t in zip(inputs, self.inputs):
+            if isinstance(array, np.ndarray) and array.shape == t.shape:
+                array = DeviceArray.from_host(device, array.astype(t.dtype.numpy, copy=False))
+            if not (isinstance(array, DeviceArray) and array.shape == t.shape
+                    and array.dtype == t.dtype.numpy and array.is_contiguous
+                    and array.device is device):
+                raise ValueError(f"input {array!r} passed for {t} on cuda:{device.index} "
                                  f"(inputs must be dense arrays of the compiled types)")
+            arrays.append(array)
+        return arrays
+
+    def _check_status(self, status: DeviceArray) -> None:
+        """Raise the error the kernels reported, if any (this waits for them)."""
+        words = status.to_host()
+        if words[0]:
+            status.write_from_host(np.zeros(4, np.int64))
+            raise index_error(words, self.kernel.plan.error_ops)
+
+    def stage_texts(self) -> dict[str, Callable[[], str]]:
+        """This graph's stages for `Lowered.as_text`, printed on demand: the GPU-mapped loops
+        IR, the kernels' optimised LLVM IR and the PTX."""
+        kernel = self.kernel
+        return {"loops": lambda: str(kernel.loops), "llvm": lambda: kernel.optimized_ir,
+                "ptx": lambda: kernel.ptx}
 
 
-def compile_module(module: Operation, device: CudaDevice) -> CudaExecutable:
-    """Compile a graph module's function for `device`.
-
-    The translation to PTX is the CUDA code generator's:
-    `ember.codegen.nvptx.compile_graph(module, capability) -> (ptx, LaunchPlan)`.
-    """
-    try:
-        from ember.codegen.nvptx import compile_graph
-    except ImportError as e:
-        raise NotImplementedError(
-            "ember: CUDA code generation (ember.codegen.nvptx.compile_graph) is not available "
-            "in this build") from e
-    ptx, plan = compile_graph(module, device.capability)
-    func_type = functions(module)[0].attributes["function_type"]
-    return CudaExecutable(device, ptx, plan, func_type.inputs, func_type.results)
+def compile_module(module: Operation, arch: str | None = None) -> CudaExecutable:
+    """Compile a graph module's function for GPU architecture `arch` (default: the
+    device's, see `ember.codegen.nvptx.target.default_arch`)."""
+    func = functions(module)[0]
+    return CudaExecutable(compile_graph(module, arch),
+                          len(func.regions[0].blocks[0].arguments))

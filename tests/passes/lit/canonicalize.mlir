@@ -196,3 +196,37 @@ module {
     func.return %1, %0 : tensor<3x4xf32>, tensor<4x3xf32>
   }
 }
+
+// -----
+
+// The gradient of max(dim): scattering into zeros at the argmax becomes a select against the
+// position along the axis (every index is in range, so no check is lost).
+// CHECK-LABEL: func.func @max_gradient
+// CHECK-DAG:     %[[I:.*]] = "ember.argmax"(%arg0)
+// CHECK-DAG:     %[[P:.*]] = "ember.iota"() {axis = 1 : i64, dtype = "int64", shape = array<i64: 3, 4>}
+// CHECK:         %[[C:.*]] = "ember.eq"(%[[P]], %[[I]])
+// CHECK:         %[[S:.*]] = "ember.where"(%[[C]], %arg1, %{{.*}})
+// CHECK-NOT:     "ember.scatter_add"
+// CHECK:         func.return %[[S]]
+module {
+  func.func @max_gradient(%arg0: tensor<3x4xf32>, %arg1: tensor<3x1xf32>) -> tensor<3x4xf32> {
+    %0 = "ember.argmax"(%arg0) {axis = 1 : i64, keepdim = true} : (tensor<3x4xf32>) -> tensor<3x1xi64>
+    %1 = "ember.full"() {dtype = "float32", shape = array<i64: 3, 4>, value = 0 : i64} : () -> tensor<3x4xf32>
+    %2 = "ember.scatter_add"(%1, %0, %arg1) {axis = 1 : i64} : (tensor<3x4xf32>, tensor<3x1xi64>, tensor<3x1xf32>) -> tensor<3x4xf32>
+    func.return %2 : tensor<3x4xf32>
+  }
+}
+
+// -----
+
+// Indices of another tensor may be out of range: the scatter, and its check, stay.
+// CHECK-LABEL: func.func @foreign_indices
+// CHECK:         "ember.scatter_add"
+module {
+  func.func @foreign_indices(%arg0: tensor<3x9xf32>, %arg1: tensor<3x1xf32>) -> tensor<3x4xf32> {
+    %0 = "ember.argmax"(%arg0) {axis = 1 : i64, keepdim = true} : (tensor<3x9xf32>) -> tensor<3x1xi64>
+    %1 = "ember.full"() {dtype = "float32", shape = array<i64: 3, 4>, value = 0 : i64} : () -> tensor<3x4xf32>
+    %2 = "ember.scatter_add"(%1, %0, %arg1) {axis = 1 : i64} : (tensor<3x4xf32>, tensor<3x1xi64>, tensor<3x1xf32>) -> tensor<3x4xf32>
+    func.return %2 : tensor<3x4xf32>
+  }
+}

@@ -44,6 +44,7 @@ MR = 6  # rows of the register tile: MR * NR / W accumulators plus NR / W B vect
 KC = 256  # depth of a packed block: an A panel (MR x KC) and a B panel (KC x NR) stay in L1/L2
 MC = 96  # rows of A per packed block (a multiple of MR)
 NC = 1024  # columns of B per packed block
+PACK_A_PANELS = 4  # B panels per thread above which A is packed
 MIN_KERNEL_WORK = 32**3  # multiply-adds per batch below which the kernel's compile time dominates
 
 
@@ -102,15 +103,20 @@ def emit(t, loop, inputs, output) -> bool:
         return False
     batches = math.prod(c.shape[:-2])
     split_columns = batches == 1 and n > m
-    worker = _worker(t.module, m, n, k, c.shape[:-2], a.shape[:-2], b.shape[:-2],
-                     _Layout(m, k, layouts[0]), _Layout(k, n, layouts[1]), split_columns)
     threads = t.threads if 2 * batches * m * n * k >= parallel.MIN_PARALLEL_WORK else 1
+    nr = 2 * vector_width()
     if split_columns:
-        ranges = parallel.chunks(n, threads, grain=2 * vector_width())
+        ranges = parallel.chunks(n, threads, grain=nr)
     elif batches > 1:
         ranges = parallel.chunks(batches * m, threads, grain=m)
     else:
         ranges = parallel.chunks(m, threads, grain=MR)
+    # Packing A pays when each packed block feeds many B panels; a thread with few columns
+    # reads A in place (a register tile's MR rows stream from cache either way).
+    columns = max(hi - lo for lo, hi in ranges) if split_columns else n
+    worker = _worker(t.module, m, n, k, c.shape[:-2], a.shape[:-2], b.shape[:-2],
+                     _Layout(m, k, layouts[0]), _Layout(k, n, layouts[1]), split_columns,
+                     pack_a=columns > PACK_A_PANELS * nr)
     parallel.launch(t.builder, worker, ranges, [t.get(v) for v in (*inputs, output)])
     return True
 
@@ -136,10 +142,11 @@ def _batch_offset(b: ir.IRBuilder, batch: ir.Value, shape, operand_shape) -> ir.
 
 
 def _worker(module: ir.Module, m: int, n: int, k: int, batch_shape, a_batch, b_batch,
-            a_layout: _Layout, b_layout: _Layout, split_columns: bool):
+            a_layout: _Layout, b_layout: _Layout, split_columns: bool, pack_a: bool):
     """`void (i64 lo, i64 hi, ptr A, ptr B, ptr C)`: rows [lo, hi) of C viewed as
     (batches * m, n), where a range never splits a batch unless there is only one; with
-    `split_columns` (one batch), columns [lo, hi) of C instead."""
+    `split_columns` (one batch), columns [lo, hi) of C instead. Without `pack_a` the register
+    tiles read A where it is."""
     fn = ir.Function(module, ir.FunctionType(ir.VoidType(), [I64, I64, _PTR, _PTR, _PTR]),
                      name=f"ember.sgemm.{len(module.globals)}")
     fn.linkage = "internal"
@@ -154,7 +161,8 @@ def _worker(module: ir.Module, m: int, n: int, k: int, batch_shape, a_batch, b_b
     free = declare(module, "free", ir.VoidType(), [_PTR])
     kc_max, nc_max = min(KC, k), -(-min(NC, n) // nr) * nr
     mc_max = -(-min(MC, m) // MR) * MR
-    a_pack = b.call(alloc, [i64(64), i64(-(-mc_max * kc_max * 4 // 64) * 64)])
+    a_pack = (b.call(alloc, [i64(64), i64(-(-mc_max * kc_max * 4 // 64) * 64)]) if pack_a
+              else None)
     b_pack = b.call(alloc, [i64(64), i64(-(-nc_max * kc_max * 4 // 64) * 64)])
     tile = parallel.entry_alloca(b, ir.ArrayType(_F32, MR * nr))
     if split_columns:
@@ -181,18 +189,30 @@ def _worker(module: ir.Module, m: int, n: int, k: int, batch_shape, a_batch, b_b
                 _pack_b(b, _at(b, b_b, b_layout.offset(b, pc, jc)), b_pack, b_layout, kc, nc, w)
                 with for_range(b, r0, r1, MC, name="ic") as ic:
                     mc = minimum(b, i64(MC), b.sub(r1, ic))
-                    _pack_a(b, _at(b, a_b, a_layout.offset(b, ic, pc)), a_pack, a_layout, kc,
-                            mc)
+                    a_block = _at(b, a_b, a_layout.offset(b, ic, pc))
+                    if pack_a:
+                        _pack_a(b, a_block, a_pack, a_layout, kc, mc)
                     c_block = _at(b, c_b, b.add(b.mul(ic, i64(n)), jc))
                     first = b.icmp_signed("==", pc, i64(0))
                     with for_range(b, i64(0), nc, nr, name="jr") as jr:
                         with for_range(b, i64(0), mc, MR, name="ir") as ir_:
-                            accs = _tile_product(b, _at(b, a_pack, b.mul(ir_, kc)),
+                            if pack_a:
+                                panel = _at(b, a_pack, b.mul(ir_, kc))
+                                a_rows = [_at(b, panel, i64(r)) for r in range(MR)]
+                                a_step = MR
+                            else:  # rows past mc repeat the last one; they are not stored
+                                last = b.sub(mc, i64(1))
+                                a_rows = [_at(b, a_block, b.mul(
+                                    minimum(b, b.add(ir_, i64(r)), last),
+                                    i64(a_layout.strides()[0]))) for r in range(MR)]
+                                a_step = a_layout.strides()[1]
+                            accs = _tile_product(b, a_rows, a_step,
                                                  _at(b, b_pack, b.mul(jr, kc)), kc, w)
                             c_tile = _at(b, c_block, b.add(b.mul(ir_, i64(n)), jr))
                             _store_tile(b, accs, c_tile, tile, n, b.sub(mc, ir_),
                                         b.sub(nc, jr), first, w)
-    b.call(free, [a_pack])
+    if pack_a:
+        b.call(free, [a_pack])
     b.call(free, [b_pack])
     b.ret_void()
     return fn
@@ -266,8 +286,10 @@ def _pack_a(b: ir.IRBuilder, src: ir.Value, dst: ir.Value, layout: _Layout, kc, 
                 b.store(value, _at(b, panel, b.add(b.mul(p, i64(MR)), i64(r))))
 
 
-def _tile_product(b: ir.IRBuilder, a_panel, b_panel, kc, w: int) -> list[ir.Value]:
-    """The MR x NR product of the packed panels, as MR * NR / w vector accumulators."""
+def _tile_product(b: ir.IRBuilder, a_rows: list[ir.Value], a_step: int, b_panel, kc,
+                  w: int) -> list[ir.Value]:
+    """The MR x NR product of MR rows of A (row r's element p at a_rows[r] + p * a_step) and a
+    packed B panel, as MR * NR / w vector accumulators."""
     nr = 2 * w
     vector = ir.VectorType(_F32, w)
     fma = declare(b.module, f"llvm.fma.v{w}f32", vector, [vector] * 3)
@@ -277,10 +299,10 @@ def _tile_product(b: ir.IRBuilder, a_panel, b_panel, kc, w: int) -> list[ir.Valu
         b_row = _at(b, b_panel, b.mul(p, i64(nr)))
         b_vectors = [b.load(_at(b, b_row, i64(v)), typ=vector, align=4)
                      for v in range(0, nr, w)]
-        a_column = _at(b, a_panel, b.mul(p, i64(MR)))
+        offset = b.mul(p, i64(a_step))
         out = []
         for r in range(MR):
-            scalar = b.load(_at(b, a_column, i64(r)), typ=_F32)
+            scalar = b.load(_at(b, a_rows[r], offset), typ=_F32)
             lane = b.insert_element(ir.Constant(vector, ir.Undefined), scalar, ir.Constant(_I32, 0))
             a_vector = b.shuffle_vector(lane, ir.Constant(vector, ir.Undefined), splat)
             for v, b_vector in enumerate(b_vectors):
