@@ -136,6 +136,10 @@ def _layer_norm(x, w, b):
     (_softmax, [(1024, 1024)]),
     (_layer_norm, [(1024, 1024), (1024,), (1024,)]),
     (lambda x: F.gelu(x, approximate="tanh"), [(1 << 21,)]),
+    # a transposed output: its loop over x's rows writes columns of the result
+    (lambda x: (x.exp() + 1.0).T, [(1024, 1024)]),
+    # a keep-dim reduction over the leading axis: the channel loop inside goes parallel
+    (lambda x: x.sum((0, 2, 3), keepdim=True), [(64, 64, 24, 24)]),
 ])
 def test_threads_give_the_single_thread_result(fn, shapes):
     arrays = _random(*shapes)
