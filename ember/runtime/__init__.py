@@ -6,3 +6,5 @@ from ember.runtime.cuda import executable
 
 BACKENDS = {"interpreter": interpreter.compile_module, "llvm": llvm.compile_module,
             "cuda": executable.compile_module}
+# The device type whose tensors each backend's compiled graphs take.
+BACKEND_DEVICES = {"interpreter": "cpu", "llvm": "cpu", "cuda": "cuda"}
