@@ -1,8 +1,8 @@
 """Child process for the compile-time rows: build the MLP training step for one column, time its
 first call, print {"first_call_s": seconds} as JSON.
 
-Usage: python -m benchmarks.compile_probe COLUMN BATCH (COLUMN is "torch.compile" or
-"ember jit:<backend>").
+Usage: python -m benchmarks.compile_probe COLUMN BATCH DEVICE (COLUMN is "torch.compile" or
+"ember jit:<backend>", DEVICE "cpu" or "cuda").
 """
 
 from __future__ import annotations
@@ -15,16 +15,17 @@ from benchmarks import implementations as impl
 from benchmarks import training
 
 
-def first_call(column: str, batch: int) -> float:
-    """Seconds taken by the first call of a fresh MLP training step compiled by `column`."""
+def first_call(column: str, batch: int, device: str) -> float:
+    """Seconds taken by the first call of a fresh MLP training step on `device` compiled by
+    `column`."""
     if column == impl.TORCH_COMPILE:
         import torch._dynamo
 
         torch._dynamo.reset()
-        step = training.torch_step(training.torch_mlp, batch, (784,), compiled=True)
+        step = training.torch_step(training.torch_mlp, batch, (784,), True, device)
     elif column.startswith(impl.JIT_PREFIX):
         step = training.ember_step(training.ember_mlp, batch, (784,),
-                                   column[len(impl.JIT_PREFIX):])
+                                   column[len(impl.JIT_PREFIX):], device)
     else:
         raise ValueError(f"no compiler behind column {column!r}")
     start = time.perf_counter()
@@ -33,4 +34,4 @@ def first_call(column: str, batch: int) -> float:
 
 
 if __name__ == "__main__":
-    print(json.dumps({"first_call_s": first_call(sys.argv[1], int(sys.argv[2]))}))
+    print(json.dumps({"first_call_s": first_call(sys.argv[1], int(sys.argv[2]), sys.argv[3])}))

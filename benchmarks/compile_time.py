@@ -21,9 +21,9 @@ ROOT = Path(__file__).resolve().parents[1]
 NOTE = "time of the first call: tracing/compiling plus one run"
 
 
-def compilers() -> list[str]:
-    """The columns that compile: every ember.jit backend, and torch.compile if it works."""
-    return [impl.JIT_PREFIX + b for b in impl.jit_backends()] + [impl.TORCH_COMPILE]
+def compilers(device: str) -> list[str]:
+    """The columns that compile for `device`: its ember.jit backends, and torch.compile."""
+    return [impl.JIT_PREFIX + b for b in impl.jit_backends(device)] + [impl.TORCH_COMPILE]
 
 
 @contextlib.contextmanager
@@ -42,28 +42,30 @@ def _empty_ember_cache() -> Iterator[dict[str, str]]:
                 os.environ["EMBER_CACHE_DIR"] = old
 
 
-def in_process(column: str, batch: int) -> Timing:
-    """First call of a fresh jitted MLP step in this (already warmed-up) process, compiled
-    from scratch: Ember's disk cache is empty (earlier rows compiled the same step)."""
+def in_process(column: str, batch: int, device: str) -> Timing:
+    """First call of a fresh jitted MLP step on `device` in this (already warmed-up) process,
+    compiled from scratch: Ember's disk cache is empty (earlier rows compiled the same step)."""
     with _empty_ember_cache():
-        seconds = first_call(column, batch)
+        seconds = first_call(column, batch, device)
     return Timing(seconds, [seconds])
 
 
-def new_process(column: str, batch: int, timeout_s: float) -> Timing:
-    """First call in a new process; a first child runs the same step to warm the disk cache."""
+def new_process(column: str, batch: int, device: str, timeout_s: float) -> Timing:
+    """First call on `device` in a new process; a first child runs the same step to warm the
+    disk cache."""
     seconds = 0.0
     with _empty_ember_cache() as environment:
         for _ in range(2):
-            seconds = _probe(column, batch, timeout_s, environment)
+            seconds = _probe(column, batch, device, timeout_s, environment)
     return Timing(seconds, [seconds])
 
 
-def _probe(column: str, batch: int, timeout_s: float, environment: dict[str, str]) -> float:
+def _probe(column: str, batch: int, device: str, timeout_s: float,
+           environment: dict[str, str]) -> float:
     """The first-call seconds a child process reports."""
     try:
         done = subprocess.run([sys.executable, "-m", "benchmarks.compile_probe", column,
-                               str(batch)], cwd=ROOT, capture_output=True, text=True,
+                               str(batch), device], cwd=ROOT, capture_output=True, text=True,
                               timeout=timeout_s, check=True, env=environment)
     except subprocess.TimeoutExpired:
         raise Skipped(f"child process ran over {timeout_s:.0f} s") from None

@@ -30,8 +30,9 @@ def _np_layer_norm(x, w, b, eps=1e-5):
 
 
 def _builders(np_fn: Callable, torch_fn: Callable, ember_fn: Callable,
-              arrays: Callable[[], list[np.ndarray]]) -> dict[str, Builder]:
-    """One builder per column for a kernel written once per framework."""
+              arrays: Callable[[], list[np.ndarray]], device: str) -> dict[str, Builder]:
+    """One builder per column for a kernel written once per framework; NumPy stays on the CPU,
+    the others get their inputs on `device`."""
 
     def numpy_builder():
         args = arrays()
@@ -41,24 +42,24 @@ def _builders(np_fn: Callable, torch_fn: Callable, ember_fn: Callable,
         import torch
 
         fn = torch.compile(torch_fn) if compiled else torch_fn
-        args = [torch.from_numpy(a) for a in arrays()]
+        args = [torch.from_numpy(a).to(device) for a in arrays()]
 
         def call():
             with torch.inference_mode():
                 return fn(*args)
-        return call
+        return impl.synced(call, device, "torch")
 
     def ember_builder(backend: str | None):
         import ember
 
         fn = ember_fn if backend is None else ember.jit(ember_fn, backend=backend)
-        args = [ember.from_numpy(a) for a in arrays()]
-        return lambda: fn(*args)
+        args = [ember.from_numpy(a).to(device) for a in arrays()]
+        return impl.synced(lambda: fn(*args), device, "ember")
 
     builders = {impl.NUMPY: numpy_builder, impl.TORCH: lambda: torch_builder(False),
                 impl.TORCH_COMPILE: lambda: torch_builder(True),
                 impl.EMBER_EAGER: lambda: ember_builder(None)}
-    for backend in impl.jit_backends():
+    for backend in impl.jit_backends(device):
         builders[impl.JIT_PREFIX + backend] = lambda b=backend: ember_builder(b)
     return builders
 
@@ -70,26 +71,28 @@ def _random(*shapes: tuple[int, ...]) -> Callable[[], list[np.ndarray]]:
     return arrays
 
 
-def cases(sizes: Sizes) -> list[Case]:
-    """The kernel rows, timed against NumPy."""
+def cases(sizes: Sizes, device: str) -> list[Case]:
+    """The kernel rows on `device`, timed against NumPy (on the CPU whatever `device` is)."""
     import torch.nn.functional as TF
 
     import ember
     import ember.nn.functional as EF
 
     rows, cols, n = sizes.rows, sizes.cols, sizes.matmul
+    notes = {} if device == "cpu" else {impl.NUMPY: impl.NUMPY_ON_CPU_NOTE}
     return [
         Case("gelu", f"GELU (tanh) {sizes.gelu / 2**20:g}M f32", impl.NUMPY, _builders(
             _np_gelu, lambda x: TF.gelu(x, approximate="tanh"),
-            lambda x: EF.gelu(x, approximate="tanh"), _random((sizes.gelu,)))),
+            lambda x: EF.gelu(x, approximate="tanh"), _random((sizes.gelu,)), device),
+            notes=notes),
         Case("softmax", f"softmax ({rows}, {cols}) dim -1", impl.NUMPY, _builders(
             _np_softmax, lambda x: TF.softmax(x, dim=-1), lambda x: EF.softmax(x, dim=-1),
-            _random((rows, cols)))),
+            _random((rows, cols)), device), notes=notes),
         Case("layer_norm", f"layer norm ({rows}, {cols}) affine", impl.NUMPY, _builders(
             _np_layer_norm, lambda x, w, b: TF.layer_norm(x, (cols,), w, b),
             lambda x, w, b: EF.layer_norm(x, (cols,), w, b),
-            _random((rows, cols), (cols,), (cols,)))),
+            _random((rows, cols), (cols,), (cols,)), device), notes=notes),
         Case("matmul", f"matmul {n}x{n}x{n}", impl.NUMPY, _builders(
-            np.matmul, lambda a, b: a @ b, ember.matmul, _random((n, n), (n, n))),
-            flops=2.0 * n**3),
+            np.matmul, lambda a, b: a @ b, ember.matmul, _random((n, n), (n, n)), device),
+            flops=2.0 * n**3, notes=notes),
     ]

@@ -55,7 +55,7 @@ def format_table(results: dict) -> str:
     notes = sorted({f"{c}: {n}" for row in results["benchmarks"]
                     for c, n in row["notes"].items()})
     tail = [f"[{i + 1}] {text}" for i, text in enumerate(footnotes)]
-    return "\n".join([header, ""] + text + [""] + notes + tail)
+    return "\n".join([header, ""] + text + [""] + notes + tail + [f"device: {meta['device']}"])
 
 
 def write_json(results: dict, path: Path) -> None:

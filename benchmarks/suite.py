@@ -55,19 +55,23 @@ def _row(name: str, description: str, baseline: str, results: dict,
             "notes": notes or {}, "results": results}
 
 
-def _unavailable(column: str) -> str | None:
+def _unavailable(column: str, device: str) -> str | None:
+    """Why `column` cannot run on `device` (a PyTorch without CUDA, a broken torch.compile)."""
+    if column == impl.TORCH:
+        return impl.torch_device_problem(device)
     if column == impl.TORCH_COMPILE:
-        return impl.torch_compile_problem()
+        return impl.torch_device_problem(device) or impl.torch_compile_problem(device)
     return None
 
 
-def run_case(case: Case, columns: list[str], repeat: int, budget_s: float, log: Log) -> dict:
-    """Time `case` for every column that has a builder."""
+def run_case(case: Case, columns: list[str], repeat: int, budget_s: float, device: str,
+             log: Log) -> dict:
+    """Time `case` on `device` for every column that has a builder."""
     results = {}
     for column in columns:
         if column not in case.builders:
             continue
-        problem = _unavailable(column)
+        problem = _unavailable(column, device)
         if problem:
             results[column] = _failure("n/a", problem)
         else:
@@ -79,19 +83,21 @@ def run_case(case: Case, columns: list[str], repeat: int, budget_s: float, log: 
     return _row(case.name, case.description, case.baseline, results, case.flops, notes)
 
 
-def compile_rows(columns: list[str], batch: int, budget_s: float, log: Log) -> list[dict]:
-    """First-call (compile) times of the MLP step, in this process and in a new one."""
+def compile_rows(columns: list[str], batch: int, budget_s: float, device: str,
+                 log: Log) -> list[dict]:
+    """First-call (compile) times of the MLP step on `device`, in this process and in a new
+    one."""
     rows = []
     for name, description, measure_one in (
             ("compile_in_process", "compile: MLP step 1st call, this process (cold cache)",
-             lambda c: compile_time.in_process(c, batch)),
+             lambda c: compile_time.in_process(c, batch, device)),
             ("compile_new_process", "compile: MLP step 1st call, new process (warm disk cache)",
-             lambda c: compile_time.new_process(c, batch, 3 * budget_s))):
+             lambda c: compile_time.new_process(c, batch, device, 3 * budget_s))):
         results = {}
-        for column in compile_time.compilers():
+        for column in compile_time.compilers(device):
             if column not in columns:
                 continue
-            problem = _unavailable(column)
+            problem = _unavailable(column, device)
             results[column] = (_failure("n/a", problem) if problem
                                else _attempt(lambda: measure_one(column), None))
             log(f"{name:12s} {column:22s} {_brief(results[column])}")
@@ -106,7 +112,7 @@ def _brief(record: dict) -> str:
     return f"{record['status']}: {record['reason']}"
 
 
-def _meta(sizes: Sizes, repeat: int, budget_s: float) -> dict:
+def _meta(sizes: Sizes, repeat: int, budget_s: float, device: str) -> dict:
     import numpy
     import torch
 
@@ -114,22 +120,23 @@ def _meta(sizes: Sizes, repeat: int, budget_s: float) -> dict:
             "torch": torch.__version__, "platform": platform.platform(),
             "cpus": os.cpu_count(), "load_average": os.getloadavg(),
             "torch_threads": torch.get_num_threads(),
-            "ember_backends": impl.jit_backends(), "sizes": dataclasses.asdict(sizes),
-            "repeat": repeat, "budget_s": budget_s,
+            "device": device, "ember_backends": impl.jit_backends(device),
+            "sizes": dataclasses.asdict(sizes), "repeat": repeat, "budget_s": budget_s,
             "started": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
 
 
 def run(sizes: Sizes, repeat: int, budget_s: float, columns: list[str] | None = None,
-        only: set[str] | None = None, log: Log = lambda line: print(line, file=sys.stderr)
-        ) -> dict:
-    """Every row for every column; `only` picks rows by name ("compile" for both compile-time
-    rows), `columns` picks columns."""
-    columns = columns or impl.columns()
-    meta = _meta(sizes, repeat, budget_s)
-    rows = [run_case(case, columns, repeat, budget_s, log)
-            for case in kernels.cases(sizes) + training.cases(sizes)
+        only: set[str] | None = None, device: str = "cpu",
+        log: Log = lambda line: print(line, file=sys.stderr)) -> dict:
+    """Every row for every column with tensors on `device` ("cpu" or "cuda"; NumPy always runs
+    on the CPU); `only` picks rows by name ("compile" for both compile-time rows), `columns`
+    picks columns."""
+    columns = columns or impl.columns(device)
+    meta = _meta(sizes, repeat, budget_s, device)
+    rows = [run_case(case, columns, repeat, budget_s, device, log)
+            for case in kernels.cases(sizes, device) + training.cases(sizes, device)
             if only is None or case.name in only]
     if only is None or "compile" in only:
-        rows += compile_rows(columns, sizes.batch, budget_s, log)
+        rows += compile_rows(columns, sizes.batch, budget_s, device, log)
     meta["finished"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")
     return {"meta": meta, "columns": columns, "benchmarks": rows}

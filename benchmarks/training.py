@@ -54,14 +54,15 @@ def _batch(batch: int, shape: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:
 
 
 def ember_step(make_model: Callable, batch: int, shape: tuple[int, ...],
-               backend: str | None) -> Callable[[], object]:
-    """An Ember training step on a fixed batch; jitted with `backend` unless it is None."""
+               backend: str | None, device: str) -> Callable[[], object]:
+    """An Ember training step on a fixed batch on `device`; jitted with `backend` unless it is
+    None."""
     import ember
     import ember.nn.functional as F
     import ember.optim as optim
 
     ember.manual_seed(0)
-    model = make_model()
+    model = make_model().to(device)
     optimizer = optim.SGD(model.parameters(), lr=LR, momentum=MOMENTUM)
 
     def step(x, y):
@@ -72,25 +73,25 @@ def ember_step(make_model: Callable, batch: int, shape: tuple[int, ...],
         return loss.detach()
 
     fn = step if backend is None else ember.jit(step, backend=backend)
-    x, y = (ember.from_numpy(a) for a in _batch(batch, shape))
-    return lambda: fn(x, y)
+    x, y = (ember.from_numpy(a).to(device) for a in _batch(batch, shape))
+    return impl.synced(lambda: fn(x, y), device, "ember")
 
 
 def torch_step(make_model: Callable, batch: int, shape: tuple[int, ...],
-               compiled: bool) -> Callable[[], object]:
-    """A PyTorch training step on a fixed batch, optionally with torch.compile."""
+               compiled: bool, device: str) -> Callable[[], object]:
+    """A PyTorch training step on a fixed batch on `device`, optionally with torch.compile."""
     import torch
     import torch.nn.functional as F
 
     torch.manual_seed(0)
-    model = make_model()
+    model = make_model().to(device)
     optimizer = torch.optim.SGD(model.parameters(), lr=LR, momentum=MOMENTUM)
 
     def loss_of(x, y):
         return F.cross_entropy(model(x), y)
 
     loss_fn = torch.compile(loss_of) if compiled else loss_of
-    x, y = (torch.from_numpy(a) for a in _batch(batch, shape))
+    x, y = (torch.from_numpy(a).to(device) for a in _batch(batch, shape))
 
     def step():
         optimizer.zero_grad()
@@ -98,7 +99,7 @@ def torch_step(make_model: Callable, batch: int, shape: tuple[int, ...],
         loss.backward()
         optimizer.step()
         return loss.detach()
-    return step
+    return impl.synced(step, device, "torch")
 
 
 def _numpy_step(model_cls, batch: int, shape: tuple[int, ...]) -> Callable[[], object]:
@@ -107,18 +108,18 @@ def _numpy_step(model_cls, batch: int, shape: tuple[int, ...]) -> Callable[[], o
     return lambda: model.step(x, y)
 
 
-def _builders(models: tuple[Callable, Callable, type], batch: int,
-              shape: tuple[int, ...]) -> dict[str, Builder]:
+def _builders(models: tuple[Callable, Callable, type], batch: int, shape: tuple[int, ...],
+              device: str) -> dict[str, Builder]:
     make_ember, make_torch, numpy_cls = models
     builders = {
         impl.NUMPY: lambda: _numpy_step(numpy_cls, batch, shape),
-        impl.TORCH: lambda: torch_step(make_torch, batch, shape, compiled=False),
-        impl.TORCH_COMPILE: lambda: torch_step(make_torch, batch, shape, compiled=True),
-        impl.EMBER_EAGER: lambda: ember_step(make_ember, batch, shape, None),
+        impl.TORCH: lambda: torch_step(make_torch, batch, shape, False, device),
+        impl.TORCH_COMPILE: lambda: torch_step(make_torch, batch, shape, True, device),
+        impl.EMBER_EAGER: lambda: ember_step(make_ember, batch, shape, None, device),
     }
-    for backend in impl.jit_backends():
+    for backend in impl.jit_backends(device):
         builders[impl.JIT_PREFIX + backend] = (
-            lambda b=backend: ember_step(make_ember, batch, shape, b))
+            lambda b=backend: ember_step(make_ember, batch, shape, b, device))
     return builders
 
 
@@ -126,14 +127,16 @@ MLP = (ember_mlp, torch_mlp, numpy_models.MLP)
 CNN = (ember_cnn, torch_cnn, numpy_models.CNN)
 
 
-def cases(sizes: Sizes) -> list[Case]:
-    """The training-step rows, timed against PyTorch eager. Three warm-up calls: a jitted step
-    compiles again on its second call, once the optimizer has momentum buffers."""
+def cases(sizes: Sizes, device: str) -> list[Case]:
+    """The training-step rows on `device`, timed against PyTorch eager. Three warm-up calls: a
+    jitted step compiles again on its second call, once the optimizer has momentum buffers."""
     b = sizes.batch
     notes = {impl.TORCH_COMPILE: TORCH_COMPILE_NOTE}
+    if device != "cpu":
+        notes[impl.NUMPY] = impl.NUMPY_ON_CPU_NOTE
     return [
         Case("mlp_step", f"MLP 784-128-10 train step, batch {b}", impl.TORCH,
-             _builders(MLP, b, (784,)), warmup=3, notes=notes),
+             _builders(MLP, b, (784,), device), warmup=3, notes=notes),
         Case("cnn_step", f"CNN (cnn_digits) train step, batch {b}", impl.TORCH,
-             _builders(CNN, b, (1, 28, 28)), warmup=3, notes=notes),
+             _builders(CNN, b, (1, 28, 28), device), warmup=3, notes=notes),
     ]

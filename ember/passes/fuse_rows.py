@@ -17,17 +17,15 @@ backend that a loop's iterations can run on different threads.
 from __future__ import annotations
 
 from ember.ir.core import Operation, Value, erase, insert_before, replace_all_uses
+from ember.passes.loop_analysis import memory_accesses
 from ember.passes.pass_manager import Pass, register_pass
 
 
 def _accesses(loop: Operation) -> tuple[set[Value], set[Value]]:
     """The memrefs `loop` loads from and stores into."""
     loaded, stored = set(), set()
-    for op in loop.walk():
-        if op.name == "memref.load":
-            loaded.add(op.operands[0])
-        elif op.name == "memref.store":
-            stored.add(op.operands[1])
+    for op, memref, _ in memory_accesses(loop):
+        (stored if op.name == "memref.store" else loaded).add(memref)
     return loaded, stored
 
 
@@ -36,13 +34,7 @@ def _row_axes(loop: Operation, memrefs: set[Value]) -> dict[Value, set[int]] | N
     indexes with the loop's induction variable; None when some memref has no such axis."""
     iv = loop.regions[0].blocks[0].arguments[0]
     axes: dict[Value, set[int]] = {}
-    for op in loop.walk():
-        if op.name == "memref.load":
-            memref, indices = op.operands[0], op.operands[1:]
-        elif op.name == "memref.store":
-            memref, indices = op.operands[1], op.operands[2:]
-        else:
-            continue
+    for _, memref, indices in memory_accesses(loop):
         if memref in memrefs:
             here = {axis for axis, index in enumerate(indices) if index is iv}
             common = axes[memref] & here if memref in axes else here

@@ -3,6 +3,8 @@ whether a value is defined outside a loop."""
 
 from __future__ import annotations
 
+from typing import Iterator
+
 from ember.ir.attributes import ScalarAttr
 from ember.ir.core import Operation, Value
 
@@ -33,3 +35,12 @@ def defined_outside(value: Value, loop: Operation) -> bool:
         op = block.parent.parent if block.parent is not None else None
         block = op.parent if op is not None else None
     return True
+
+
+def memory_accesses(root: Operation) -> Iterator[tuple[Operation, Value, list[Value]]]:
+    """(op, memref, indices) of every `memref.load` and `memref.store` inside `root`."""
+    for op in root.walk():
+        if op.name == "memref.load":
+            yield op, op.operands[0], op.operands[1:]
+        elif op.name == "memref.store":
+            yield op, op.operands[1], op.operands[2:]

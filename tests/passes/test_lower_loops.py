@@ -12,8 +12,8 @@ import ember
 import ember.nn as nn
 import ember.nn.functional as F
 import ember.optim as optim
-from ember.ir import PRIMITIVES, TensorType, dtypes, parse
-from ember.ir.core import Builder, func_op, functions, module_op
+from ember.ir import PRIMITIVES, dtypes, parse
+from ember.ir.core import functions, module_op
 from ember.ir.loops_verifier import verify_loops
 from ember.ir.mlir_tools import find_mlir_opt, mlir_opt_plain
 from ember.passes import PassManager
@@ -22,6 +22,7 @@ from ember.runtime.loops_interpreter import run_loops
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "models"))
 from model_zoo import batch, build, train_step  # noqa: E402
+from primitive_graphs import primitive_graph  # noqa: E402
 
 RNG = np.random.default_rng(0)
 F32, I64 = np.float32, np.int64
@@ -33,19 +34,6 @@ def _rand(*shape, low=-2.0, high=2.0, dtype=F32):
 
 def _ints(*shape, low=-5, high=6):
     return RNG.integers(low, high, shape).astype(I64)
-
-
-def _graph(name, arrays, **attrs):
-    """A module whose function applies primitive `name` to arguments like `arrays`."""
-    types = [TensorType(a.shape, dtypes.from_numpy(a.dtype)) for a in arrays]
-    func = func_op("f", types)
-    builder = Builder(func.regions[0].blocks[0])
-    result = PRIMITIVES[name].infer(types, attrs)
-    op = builder.create(f"ember.{name}", func.regions[0].blocks[0].arguments, [result], attrs)
-    builder.ret([op.result])
-    module = module_op()
-    module.regions[0].blocks[0].append(func)
-    return module
 
 
 def _lower(module):
@@ -81,41 +69,41 @@ BINARY = [n for n, p in PRIMITIVES.items() if p.kind == "binary"]
 def test_unary_float32(name):
     x = _rand(2, 3, low=0.1) if name in POSITIVE else _rand(2, 3)
     x[0, 0] = 0.5  # a tie for round
-    _check(_graph(name, [x]), [x])
+    _check(primitive_graph(name, [x]), [x])
 
 
 @pytest.mark.parametrize("name", ["neg", "abs", "sign", "exp", "floor", "logical_not", "sigmoid"])
 def test_unary_int64(name):
     x = _ints(2, 3)
-    _check(_graph(name, [x]), [x])
+    _check(primitive_graph(name, [x]), [x])
 
 
 @pytest.mark.parametrize("name", ["exp", "tanh", "neg"])
 @pytest.mark.parametrize("dtype", [np.float16, dtypes.bfloat16.numpy])
 def test_unary_low_precision(name, dtype):
     x = _rand(5, dtype=dtype)
-    _check(_graph(name, [x]), [x], rtol=1e-2)
+    _check(primitive_graph(name, [x]), [x], rtol=1e-2)
 
 
 @pytest.mark.parametrize("name", BINARY)
 def test_binary_float32_broadcast(name):
     x, y = _rand(2, 3, low=0.5) if name == "pow" else _rand(2, 3), _rand(3)
     y[1] = x[0, 1]  # an equal pair for the comparisons
-    _check(_graph(name, [x, y]), [x, y])
+    _check(primitive_graph(name, [x, y]), [x, y])
 
 
 @pytest.mark.parametrize("name", [n for n in BINARY if n not in ("pow", "atan2")])
 def test_binary_int64(name):
     x, y = _ints(2, 3), _ints(2, 1, low=1)
-    _check(_graph(name, [x, y]), [x, y])
+    _check(primitive_graph(name, [x, y]), [x, y])
 
 
 @pytest.mark.parametrize("name", ["add", "mul", "maximum", "lt", "logical_or"])
 def test_binary_bool_and_mixed(name):
     a, b = RNG.random((2, 3)) > 0.5, RNG.random((3,)) > 0.5
-    _check(_graph(name, [a, b]), [a, b])
+    _check(primitive_graph(name, [a, b]), [a, b])
     x, y = _ints(2, 3), _rand(3)
-    _check(_graph(name, [x, y]), [x, y])
+    _check(primitive_graph(name, [x, y]), [x, y])
 
 
 @pytest.mark.parametrize("dtype", [np.int64, np.int32])
@@ -124,12 +112,12 @@ def test_integer_pow(dtype):
     low = np.iinfo(dtype).min
     x = np.array([3, -2, 7, 1, -1, 0, 5, -1, 2, 0, 3], dtype)
     y = np.array([4, 5, 40, -3, -3, -1, 0, low, 3, 0, low], dtype)
-    _check(_graph("pow", [x, y]), [x, y])
+    _check(primitive_graph("pow", [x, y]), [x, y])
 
 
 def test_where():
     c, x, y = RNG.random((2, 3)) > 0.5, _rand(2, 3), _ints(3)
-    _check(_graph("where", [c, x, y]), [c, x, y])
+    _check(primitive_graph("where", [c, x, y]), [c, x, y])
 
 
 @pytest.mark.parametrize("source, target", [
@@ -138,32 +126,32 @@ def test_where():
 ])
 def test_cast(source, target):
     x = (_rand(2, 3) * 3).astype(source) if source is not np.bool_ else RNG.random(4) > 0.5
-    _check(_graph("cast", [x], dtype=target), [x])
+    _check(primitive_graph("cast", [x], dtype=target), [x])
 
 
 @pytest.mark.parametrize("name", ["sum", "prod", "max", "min"])
 @pytest.mark.parametrize("axes, keepdim", [((1,), True), ((0, 2), False), ((0, 1, 2), False)])
 def test_reductions(name, axes, keepdim):
     x = _rand(2, 3, 4, low=0.5, high=1.5)
-    _check(_graph(name, [x], axes=axes, keepdim=keepdim), [x])
+    _check(primitive_graph(name, [x], axes=axes, keepdim=keepdim), [x])
     i = _ints(2, 3, 4)
-    _check(_graph(name, [i], axes=axes, keepdim=keepdim), [i])
+    _check(primitive_graph(name, [i], axes=axes, keepdim=keepdim), [i])
 
 
 def test_sum_of_bool_and_float16():
     b = RNG.random((3, 4)) > 0.5
-    _check(_graph("sum", [b], axes=(1,), keepdim=False), [b])
+    _check(primitive_graph("sum", [b], axes=(1,), keepdim=False), [b])
     h = _rand(3, 4, dtype=np.float16)
-    _check(_graph("sum", [h], axes=(0, 1), keepdim=False), [h], rtol=1e-3)
+    _check(primitive_graph("sum", [h], axes=(0, 1), keepdim=False), [h], rtol=1e-3)
 
 
 @pytest.mark.parametrize("name", ["argmax", "argmin"])
 def test_arg_reductions_with_ties_and_nan(name):
     x = np.array([[1, 3, 3, 0], [2, np.nan, 5, np.nan], [-1, -1, -1, -1]], F32)
-    _check(_graph(name, [x], axis=1, keepdim=False), [x])
-    _check(_graph(name, [x], axis=0, keepdim=True), [x])
+    _check(primitive_graph(name, [x], axis=1, keepdim=False), [x])
+    _check(primitive_graph(name, [x], axis=0, keepdim=True), [x])
     i = _ints(3, 4)
-    _check(_graph(name, [i], axis=1, keepdim=True), [i])
+    _check(primitive_graph(name, [i], axis=1, keepdim=True), [i])
 
 
 @pytest.mark.parametrize("name, attrs", [
@@ -174,25 +162,25 @@ def test_arg_reductions_with_ties_and_nan(name):
 ])
 def test_movement(name, attrs):
     x = _rand(2, 3, 2)
-    _check(_graph(name, [x], **attrs), [x])
+    _check(primitive_graph(name, [x], **attrs), [x])
 
 
 def test_movement_int64_and_concat():
     x = _ints(2, 3)
-    _check(_graph("pad", [x], pads=(0, 1, 2, 0), value=7.0), [x])
+    _check(primitive_graph("pad", [x], pads=(0, 1, 2, 0), value=7.0), [x])
     a, b, c = _rand(2, 1), _rand(2, 0), _rand(2, 3)
-    _check(_graph("concat", [a, b, c], axis=1), [a, b, c])
+    _check(primitive_graph("concat", [a, b, c], axis=1), [a, b, c])
 
 
 @pytest.mark.parametrize("x_shape, y_shape", [((3, 4), (4, 2)), ((2, 1, 3, 4), (3, 4, 2))])
 def test_matmul(x_shape, y_shape):
     x, y = _rand(*x_shape), _rand(*y_shape)
-    _check(_graph("matmul", [x, y]), [x, y])
+    _check(primitive_graph("matmul", [x, y]), [x, y])
 
 
 def test_matmul_int64_and_kernel_marker():
     x, y = _ints(2, 3), _ints(3, 2)
-    module = _graph("matmul", [x, y])
+    module = primitive_graph("matmul", [x, y])
     _check(module, [x, y])
     assert 'ember.kernel = "matmul"' in str(module)
 
@@ -203,23 +191,23 @@ def test_matmul_int64_and_kernel_marker():
 def test_conv2d(stride, padding, dilation, groups):
     x, w = _rand(2, 4, 5, 5), _rand(4, 4 // groups, 3, 2)
     attrs = dict(stride=stride, padding=padding, dilation=dilation, groups=groups)
-    _check(_graph("conv2d", [x, w], **attrs), [x, w], rtol=1e-4, atol=1e-5)
+    _check(primitive_graph("conv2d", [x, w], **attrs), [x, w], rtol=1e-4, atol=1e-5)
 
 
 def test_gather_and_scatter_add():
     x, index = _rand(4, 3), RNG.integers(0, 4, (2, 3)).astype(I64)
-    _check(_graph("gather", [x, index], axis=0), [x, index])
+    _check(primitive_graph("gather", [x, index], axis=0), [x, index])
     src = _rand(3, 3)
-    _check(_graph("scatter_add", [x, index, src], axis=0), [x, index, src])
+    _check(primitive_graph("scatter_add", [x, index, src], axis=0), [x, index, src])
     arrays = [_ints(3, 4), RNG.integers(0, 4, (3, 2)).astype(I64), _ints(3, 2)]
-    _check(_graph("scatter_add", arrays, axis=1), arrays)
+    _check(primitive_graph("scatter_add", arrays, axis=1), arrays)
 
 
 @pytest.mark.parametrize("name", ["gather", "scatter_add"])
 def test_out_of_range_index_raises_index_error_naming_the_op(name):
     x, index = _rand(4, 3), np.array([[0, 5, 1]], I64)
     arrays = [x, index] + ([_rand(1, 3)] if name == "scatter_add" else [])
-    module = _lower(_graph(name, arrays, axis=0))
+    module = _lower(primitive_graph(name, arrays, axis=0))
     assert functions(module)[0].attributes["ember.error_ops"] == name
     with pytest.raises(IndexError, match=rf"ember\.{name}: index 5 .* size 4"):
         run_loops(module, arrays)
@@ -233,13 +221,13 @@ def test_out_of_range_index_raises_index_error_naming_the_op(name):
     ("constant", {"value": np.full((2,), 0.25, F32)}),
 ])
 def test_creation(name, attrs):
-    _check(_graph(name, [], **attrs), [])
+    _check(primitive_graph(name, [], **attrs), [])
 
 
 @pytest.mark.parametrize("dtype", ["float32", "float64", "float16"])
 def test_random_uniform_matches_philox_bits(dtype):
     seed, offset = np.array(1234567890123, I64), np.array(5, I64)
-    module = _graph("random_uniform", [seed, offset], shape=(2, 3), dtype=dtype)
+    module = primitive_graph("random_uniform", [seed, offset], shape=(2, 3), dtype=dtype)
     _check(module, [seed, offset], rtol=0, atol=0)
 
 

@@ -12,8 +12,8 @@ import ember
 import ember.nn.functional as F
 import ember.optim as optim
 from ember.frontend.compiled import Specialization
-from ember.ir import PRIMITIVES, TensorType, dtypes, parse
-from ember.ir.core import Builder, func_op, functions, module_op
+from ember.ir import parse
+from ember.ir.core import functions
 from ember.ir.loops_verifier import verify_loops
 from ember.ir.mlir_tools import find_mlir_opt, mlir_opt_plain
 from ember.passes import PassManager
@@ -21,21 +21,9 @@ from ember.passes.lowering.emitter import LoweringError
 from ember.runtime.interpreter import run_function
 from ember.runtime.loops_interpreter import run_loops
 from model_zoo import MODELS, batch, build, train_step
+from primitive_graphs import primitive_graph  # noqa: E402
 
 RNG = np.random.default_rng(0)
-
-
-def _graph(name, arrays, **attrs):
-    """A module whose function applies primitive `name` to arguments like `arrays`."""
-    types = [TensorType(a.shape, dtypes.from_numpy(a.dtype)) for a in arrays]
-    func = func_op("f", types)
-    builder = Builder(func.regions[0].blocks[0])
-    result = PRIMITIVES[name].infer(types, attrs)
-    op = builder.create(f"ember.{name}", func.regions[0].blocks[0].arguments, [result], attrs)
-    builder.ret([op.result])
-    module = module_op()
-    module.regions[0].blocks[0].append(func)
-    return module
 
 
 def _map(graph_module):
@@ -76,7 +64,7 @@ def _fused(fn, *args):
 def test_elementwise_is_a_grid_with_a_bounds_guard():
     x, y = RNG.standard_normal((3, 50)).astype(np.float32), RNG.standard_normal(50).astype(
         np.float32)
-    mapped = _check(_graph("add", [x, y]), [x, y])
+    mapped = _check(primitive_graph("add", [x, y]), [x, y])
     assert _mappings(mapped) == ["grid"]
     text = str(mapped)
     assert "gpu.container_module" in text and '"gpu.launch_func"' in text
@@ -107,24 +95,24 @@ def test_layer_norm_rows():
 @pytest.mark.parametrize("axes", [(0,), (1,), (0, 1)])
 def test_reductions(name, axes):
     x = RNG.uniform(0.5, 1.5, (5, 40)).astype(np.float32)
-    _check(_graph(name, [x], axes=axes, keepdim=False), [x], rtol=1e-5)
+    _check(primitive_graph(name, [x], axes=axes, keepdim=False), [x], rtol=1e-5)
 
 
 @pytest.mark.parametrize("dtype", [np.int64, np.int32, np.float64])
 def test_sums_of_other_types_shuffle_their_width(dtype):
     x = RNG.integers(-50, 50, (3, 70)).astype(dtype)
-    _check(_graph("sum", [x], axes=(1,), keepdim=False), [x])
+    _check(primitive_graph("sum", [x], axes=(1,), keepdim=False), [x])
 
 
 def test_argmax_runs_in_every_thread():
     x = RNG.standard_normal((4, 9)).astype(np.float32)
-    _check(_graph("argmax", [x], axis=1, keepdim=False), [x])
+    _check(primitive_graph("argmax", [x], axis=1, keepdim=False), [x])
 
 
 def test_matmul_is_a_grid_over_the_output():
     x, y = RNG.standard_normal((2, 5, 7)).astype(np.float32), RNG.standard_normal(
         (7, 3)).astype(np.float32)
-    mapped = _check(_graph("matmul", [x, y]), [x, y], rtol=1e-5, atol=1e-5)
+    mapped = _check(primitive_graph("matmul", [x, y]), [x, y], rtol=1e-5, atol=1e-5)
     assert _mappings(mapped) == ["grid"]
     assert "ember.kernel" not in str(mapped)  # the CPU's hand-written kernel is not used
 
@@ -133,14 +121,14 @@ def test_conv2d():
     x, w = RNG.standard_normal((2, 4, 5, 5)).astype(np.float32), RNG.standard_normal(
         (4, 2, 3, 2)).astype(np.float32)
     attrs = dict(stride=(2, 1), padding=(1, 2), dilation=(1, 2), groups=2)
-    _check(_graph("conv2d", [x, w], **attrs), [x, w], rtol=1e-4, atol=1e-5)
+    _check(primitive_graph("conv2d", [x, w], **attrs), [x, w], rtol=1e-4, atol=1e-5)
 
 
 def test_gather_in_parallel_and_scatter_add_on_one_thread():
     x, index = RNG.standard_normal((4, 3)).astype(np.float32), RNG.integers(0, 4, (2, 3))
-    _check(_graph("gather", [x, index], axis=0), [x, index])
+    _check(primitive_graph("gather", [x, index], axis=0), [x, index])
     src = RNG.standard_normal((2, 3)).astype(np.float32)
-    mapped = _check(_graph("scatter_add", [x, index, src], axis=0), [x, index, src])
+    mapped = _check(primitive_graph("scatter_add", [x, index, src], axis=0), [x, index, src])
     assert "single" in _mappings(mapped)
 
 
@@ -149,7 +137,7 @@ def test_out_of_range_index_still_raises_naming_the_op(name):
     x, index = RNG.standard_normal((4, 3)).astype(np.float32), np.array([[0, 5, 1]])
     arrays = [x, index] + ([RNG.standard_normal((1, 3)).astype(np.float32)]
                            if name == "scatter_add" else [])
-    mapped = _map(_graph(name, arrays, axis=0))
+    mapped = _map(primitive_graph(name, arrays, axis=0))
     with pytest.raises(IndexError, match=rf"ember\.{name}: index 5 .* size 4"):
         run_loops(mapped, arrays)
 
@@ -163,7 +151,7 @@ def test_scalar_code_outside_loops_becomes_a_kernel():
 
 def test_mapping_twice_is_an_error():
     x = RNG.standard_normal(4).astype(np.float32)
-    mapped = _map(_graph("exp", [x]))
+    mapped = _map(primitive_graph("exp", [x]))
     with pytest.raises(LoweringError, match="already"):
         PassManager("map-to-gpu").run(mapped)
 

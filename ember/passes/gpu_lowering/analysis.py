@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ember.ir.attributes import ScalarAttr
 from ember.ir.core import Operation, Value
+from ember.passes.loop_analysis import constant_value, memory_accesses, trip_count
 
 # Reductions threads can split: combining op -> identity per element type.
 IDENTITIES = {
@@ -19,25 +19,10 @@ IDENTITIES = {
 }
 
 
-def constant_value(value: Value) -> int | float | None:
-    """The number an `arith.constant` result holds, or None for any other value."""
-    op = value.owner
-    if not isinstance(op, Operation) or op.name != "arith.constant":
-        return None
-    attr = op.attributes["value"]
-    return attr.value if isinstance(attr, ScalarAttr) else attr
-
-
 def bounds(loop: Operation) -> tuple[int, int, int] | None:
     """(lower, upper, step) of an scf.for with constant bounds, else None."""
     values = [constant_value(v) for v in loop.operands[:3]]
     return None if None in values else tuple(int(v) for v in values)
-
-
-def trip_count(loop: Operation) -> int | None:
-    """How many iterations an scf.for with constant bounds runs, else None."""
-    b = bounds(loop)
-    return None if b is None else max(0, -(-(b[1] - b[0]) // b[2]))
 
 
 def stored(root: Operation) -> set[Value]:
@@ -61,13 +46,7 @@ def independent(loop: Operation, ivs: list[Value], ignored: set[Value]) -> bool:
         return False
     written = stored(loop) - ignored
     positions: dict[Value, tuple] = {}
-    for op in loop.walk():
-        if op.name == "memref.load":
-            memref, indices = op.operands[0], op.operands[1:]
-        elif op.name == "memref.store":
-            memref, indices = op.operands[1], op.operands[2:]
-        else:
-            continue
+    for _, memref, indices in memory_accesses(loop):
         if memref not in written:
             continue
         where = tuple(indices.index(iv) if iv in indices else None for iv in ivs)
