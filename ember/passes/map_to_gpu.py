@@ -13,7 +13,10 @@ its threads per block in `known_block_size`):
 
 - "grid": the nest's leading independent loops, flattened, one thread per iteration, on a 1-D
   grid of 1-D blocks; consecutive threads take consecutive innermost iterations (coalesced);
-  matmul and conv2d nests (`ember.kernel`) take this mapping, a thread per output element;
+  conv2d nests and matmuls that "tiles" does not take (`ember.kernel`) take this mapping, a
+  thread per output element;
+- "tiles": float32 matmul nests, a tile of the product per block, staged through workgroup
+  memory: see `gpu_lowering.tiles`;
 - "rows": one block per iteration of the independent loops, when the row body has loops to
   spread over threads or reductions (softmax, layer norm, sums): see `gpu_lowering.rows`;
 - "single": one thread, for nests whose iterations depend on each other (scatter_add).
@@ -27,6 +30,7 @@ from ember.passes.gpu_lowering.grid import map_grid, map_single, parallel_chain
 from ember.passes.gpu_lowering.kernel import Kernel
 from ember.passes.gpu_lowering.outline import kernel_groups, launch, outline, rewire
 from ember.passes.gpu_lowering.rows import map_rows, row_threads
+from ember.passes.gpu_lowering.tiles import map_tiles, matmul_nest
 from ember.passes.lowering.emitter import Emitter, LoweringError
 from ember.passes.pass_manager import Pass, register_pass
 
@@ -99,7 +103,10 @@ def _map(kernel: Kernel, ops: list[Operation]) -> None:
     if len(ops) == 1 and ops[0].name == "scf.for" and not ops[0].results:
         loop = ops[0]
         chain = parallel_chain(loop, ignored)
-        if not chain:
+        matmul = matmul_nest(chain) if loop.attributes.get("ember.kernel") == "matmul" else None
+        if matmul is not None:
+            map_tiles(kernel, matmul)
+        elif not chain:
             map_single(kernel, ops)
         else:
             inner = chain[-1].regions[0].blocks[0].operations[:-1]

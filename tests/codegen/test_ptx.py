@@ -1,7 +1,7 @@
 """PTX codegen: `ember.jit(...).lower(..., target="cuda")` gives every CUDA stage on a machine
 without a GPU, ptxas assembles every kernel of the model zoo (forward, derived backward, whole
-training step) for sm_90 and sm_80, the launch plan describes the host code, and what the GPU
-cannot do fails with an error naming the op and dtype."""
+training step) for sm_90 and sm_80 and the tiled matmul for sm_90, the launch plan describes
+the host code, and what the GPU cannot do fails with an error naming the op and dtype."""
 
 import ctypes
 import functools
@@ -58,6 +58,21 @@ def test_ptx_assembles_for_sm_80():
     for what, ptx in _model_ptx("transformer", "sm_80").items():
         assert ".target sm_80" in ptx
         assert assemble(ptx, "sm_80", PTXAS), what
+
+
+@needs_ptxas
+@pytest.mark.parametrize("shape", [(128, 128, 128), (33, 65, 17)])
+def test_tiled_matmul_assembles_for_sm_90(shape):
+    """The tiled matmul (x @ w.T: B read transposed), with and without edge guards, stages
+    its tiles in shared memory between barriers."""
+    m, n, k = shape
+    x, w = ember.randn(m, k), ember.randn(n, k)
+    lowered = ember.jit(lambda a, b: a @ b.transpose(0, 1)).lower(x, w, target="cuda",
+                                                                   arch="sm_90")
+    assert 'ember.mapping = "tiles"' in lowered.as_text("loops")
+    (ptx,) = (str(p) for p in lowered.graphs["ptx"])
+    assert ".shared" in ptx and "bar.sync" in ptx
+    assert assemble(ptx, "sm_90", PTXAS)
 
 
 def test_cuda_stages_from_cpu_tensors():

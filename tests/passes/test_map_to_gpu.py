@@ -1,7 +1,8 @@
 """`map-to-gpu`: loops IR mapped onto the GPU verifies (Ember's loops verifier, print/parse
 round trip, plain mlir-opt) and, run thread by thread by the SIMT interpreter, gives the graph
 interpreter's values: per primitive, for each mapping (grid, rows with block reductions,
-single thread), and for the forward, derived backward and training step of the model zoo."""
+tiled matmul, single thread), and for the forward, derived backward and training step of the
+model zoo."""
 
 import functools
 
@@ -109,12 +110,54 @@ def test_argmax_runs_in_every_thread():
     _check(primitive_graph("argmax", [x], axis=1, keepdim=False), [x])
 
 
-def test_matmul_is_a_grid_over_the_output():
-    x, y = RNG.standard_normal((2, 5, 7)).astype(np.float32), RNG.standard_normal(
-        (7, 3)).astype(np.float32)
-    mapped = _check(primitive_graph("matmul", [x, y]), [x, y], rtol=1e-5, atol=1e-5)
-    assert _mappings(mapped) == ["grid"]
+# --- tiled matmul -------------------------------------------------------------------------------
+
+def _matmul(a_shape, b_shape, transpose_a, transpose_b, dtype=np.float32):
+    """(graph module, inputs) of A @ B where A and B are given as buffers holding their
+    transposes (the nest then loads A[.., k, i] / B[.., j, k]) when asked."""
+    arrays = [RNG.standard_normal(shape[:-2] + (shape[-1], shape[-2]) if flip else shape)
+              .astype(dtype) for shape, flip in ((a_shape, transpose_a), (b_shape, transpose_b))]
+
+    def product(a, b):
+        a = a.transpose(-1, -2) if transpose_a else a
+        b = b.transpose(-1, -2) if transpose_b else b
+        return a @ b
+
+    return _fused(product, *(ember.tensor(x) for x in arrays)), arrays
+
+
+@pytest.mark.parametrize("transpose_b", [False, True])
+@pytest.mark.parametrize("transpose_a", [False, True])
+@pytest.mark.parametrize("a_shape, b_shape", [
+    ((1, 1), (1, 1)),
+    ((7, 37), (37, 13)),
+    ((33, 17), (17, 65)),  # an edge on every side of the 64 x 64 tiles and 16-deep steps
+    ((3, 4, 9), (3, 9, 70)),  # batched: two tiles per batch along N
+    ((2, 1, 5, 20), (3, 20, 6)),  # broadcast batch axes on both sides
+])
+def test_float32_matmul_is_tiled(a_shape, b_shape, transpose_a, transpose_b):
+    module, arrays = _matmul(a_shape, b_shape, transpose_a, transpose_b)
+    mapped = _check(module, arrays, rtol=1e-5, atol=1e-5)
+    assert _mappings(mapped) == ["tiles"]
     assert "ember.kernel" not in str(mapped)  # the CPU's hand-written kernel is not used
+
+
+def test_large_matmul_stages_tiles_in_workgroup_memory():
+    """128 x 128 x 128: 2 x 2 blocks of 256 threads, A and B tiles in workgroup memory
+    between barriers, and no bounds guards (every size is a multiple of the tile)."""
+    mapped = _map(_matmul((128, 128), (128, 128), False, False)[0])
+    (kernel,) = [op for op in mapped.walk() if op.name == "gpu.func"]
+    assert kernel.attributes["ember.mapping"] == "tiles"
+    text = str(mapped)
+    assert "memref<64x16xf32, 3>" in text and "memref<16x64xf32, 3>" in text
+    assert "known_block_size = array<i32: 256, 1, 1>" in text
+    assert sum(op.name == "gpu.barrier" for op in kernel.walk()) == 2
+    assert not any(op.name in ("scf.if", "arith.cmpi") for op in kernel.walk())
+
+
+def test_other_matmuls_are_a_grid_over_the_output():
+    module, arrays = _matmul((2, 5, 7), (7, 3), False, True, dtype=np.float64)
+    assert _mappings(_check(module, arrays)) == ["grid"]
 
 
 def test_conv2d():
@@ -196,4 +239,4 @@ def test_model_zoo_mapped_loops_give_the_graph_values(name, graph):
     # Random unit-scale parameters give activations near 10: float32 sums in another order
     # (threads' partial sums) differ by a few 1e-5 there.
     mapped = _check(module, _inputs(functions(module)[0]), rtol=2e-4, atol=1e-4)
-    assert set(_mappings(mapped)) <= {"grid", "rows", "single"}
+    assert set(_mappings(mapped)) <= {"grid", "rows", "single", "tiles"}

@@ -1,5 +1,5 @@
 """The kernel being built: its gpu.func, an Emitter for its body, thread and block ids, and its
-workgroup (shared) memory; shared by the grid and row mappings."""
+workgroup (shared) memory; shared by the grid, row and tile mappings."""
 
 from __future__ import annotations
 
@@ -40,12 +40,15 @@ class Kernel:
 
     def shared(self, element: ScalarType) -> Value:
         """A workgroup buffer of one slot per warp for `element` values (block reductions)."""
-        key = element.name
-        if key not in self._shared:
-            memref = MemRefType((WARP,), element.dtype, WORKGROUP)
-            self._shared[key] = self.block.add_argument(memref)
+        return self.workgroup(f"slots.{element.name}", (WARP,), element)
+
+    def workgroup(self, name: str, shape: tuple[int, ...], element: ScalarType) -> Value:
+        """The workgroup (shared) buffer `name` of `shape`, made on first use."""
+        if name not in self._shared:
+            memref = MemRefType(shape, element.dtype, WORKGROUP)
+            self._shared[name] = self.block.add_argument(memref)
             self.func.attributes["workgroup_attributions"] = len(self._shared)
-        return self._shared[key]
+        return self._shared[name]
 
     def barrier(self) -> None:
         """`gpu.barrier`, unless the previous op is one."""
