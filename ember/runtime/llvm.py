@@ -10,6 +10,7 @@ from typing import Callable, Sequence
 
 import numpy as np
 
+from ember.codegen.llvm.translate import ALIGNMENT
 from ember.codegen.llvm_cpu import CpuKernel, compile_graph
 from ember.ir.core import Operation, functions
 from ember.runtime.status import index_error
@@ -77,7 +78,7 @@ class LlvmExecutable:
         for index, (spec, spares) in enumerate(zip(self._output_specs, self._spares)):
             pair = _unreferenced(spares)
             if pair is None:
-                array = np.empty(*spec)
+                array = _aligned_empty(*spec)
                 pair = (array, _address(array))
                 self._addresses[id(array)] = pair
             # The last SPARES arrays handed out: one the caller may still hold (a gradient
@@ -105,11 +106,25 @@ class LlvmExecutable:
 
 def _unreferenced(pairs: list[tuple[np.ndarray, int]]) -> tuple[np.ndarray, int] | None:
     """A (array, address) pair of the list whose array nothing else references (views and
-    Tensors of an array hold a reference to it), removed from the list; None if there is none."""
+    Tensors of an array hold a reference to it, or to the buffer it views), removed from the
+    list; None if there is none."""
     for i in range(len(pairs)):
-        if sys.getrefcount(pairs[i][0]) == 2:  # the pair's reference and getrefcount's argument
+        array = pairs[i][0]
+        # Counted: the pair's reference (the array's, for its base) and getrefcount's argument.
+        if sys.getrefcount(array) == 3 and (array.base is None
+                                            or sys.getrefcount(array.base) == 2):
             return pairs.pop(i)
     return None
+
+
+def _aligned_empty(shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
+    """An uninitialised array whose data starts on a cache line (NumPy only promises 16 bytes
+    for large arrays: vector loads of them would straddle lines)."""
+    dtype = np.dtype(dtype)
+    count = math.prod(shape)
+    raw = np.empty(count * dtype.itemsize + ALIGNMENT, np.uint8)
+    start = -raw.ctypes.data % ALIGNMENT
+    return raw[start:start + count * dtype.itemsize].view(dtype).reshape(shape)
 
 
 def _address(array: np.ndarray) -> int:

@@ -45,8 +45,9 @@ _SCALAR = {"index": _I64, "i1": ir.IntType(1), "i32": ir.IntType(32), "i64": _I6
 # In memory an i1 is a byte, as NumPy's bool is; loads truncate and stores zero-extend.
 _BYTE = ir.IntType(8)
 # Intermediate buffers up to this size live on the stack (promotable, free to allocate);
-# larger ones are malloc'ed so deep graphs cannot overflow the stack.
+# larger ones are allocated on the heap so deep graphs cannot overflow the stack.
 STACK_LIMIT_BYTES = 64 * 1024
+ALIGNMENT = 64  # bytes: a cache line, and an AVX-512 vector
 _INDEX_FLAGS = ("nsw", "nuw")  # in-bounds row-major offsets are non-negative and small
 
 
@@ -82,7 +83,7 @@ class Translator:
         self.entry_block = function.append_basic_block("entry")
         self.builder = ir.IRBuilder(self.entry_block)
         self.values: dict[int, ir.Value] = {}
-        self.heap: set[int] = set()  # memref.alloc results that were malloc'ed
+        self.heap: set[int] = set()  # memref.alloc results allocated on the heap
 
     @staticmethod
     def llvm_type(t: ScalarType) -> ir.Type:
@@ -159,8 +160,11 @@ def _alloc(t: Translator, op: Operation, args) -> ir.Value:
         # The main builder keeps an insertion index into its block: re-anchor it at the end.
         t.builder.position_at_end(t.builder.block)
         return slot
-    malloc = declare(t.module, "malloc", _PTR, [_I64])
-    pointer = t.builder.call(malloc, [ir.Constant(_I64, max(nbytes, 1))])
+    # Cache-line aligned, so that no vector access straddles two lines.
+    aligned_alloc = declare(t.module, "aligned_alloc", _PTR, [_I64, _I64])
+    size = -(-max(nbytes, 1) // ALIGNMENT) * ALIGNMENT  # a multiple of the alignment, as C asks
+    pointer = t.builder.call(aligned_alloc, [ir.Constant(_I64, ALIGNMENT),
+                                             ir.Constant(_I64, size)])
     t.heap.add(id(op.result))
     return pointer
 
