@@ -32,18 +32,21 @@ COMPILE_COUNT = 0
 
 
 class CpuKernel:
-    """Compiled code for one loops-IR function: call `address` as `void (void **buffers)`.
+    """Compiled code for one loops-IR function: call `address` as `void (void **buffers)`, the
+    buffers being the arguments' and then a scratch arena of `scratch_bytes` (64-byte aligned).
 
     `loops` produces the loops IR on demand (lowering again after a cache hit); the printed
     stages derive from it lazily, so a kernel loaded from the cache costs no compilation.
     """
 
     def __init__(self, entry: str, arguments: list[MemRefType], error_ops: list[str],
-                 engine: llvm.ExecutionEngine, loops: Callable[[], Operation],
+                 scratch_bytes: int, engine: llvm.ExecutionEngine,
+                 loops: Callable[[], Operation],
                  optimized: llvm.ModuleRef | None = None) -> None:
         self.entry = entry
         self.arguments = arguments
         self.error_ops = error_ops  # names for the status buffer's op indices
+        self.scratch_bytes = scratch_bytes
         self.engine = engine  # owns the machine code; must outlive every call
         self.address = engine.get_function_address(entry)
         self._loops = loops
@@ -121,8 +124,8 @@ def _compile(key_text: str, loops: Callable[[], Operation]) -> CpuKernel:
     key = cache.key(key_text, target.SETTINGS)
     payload = cache.load(key)
     if payload is not None:
-        entry, arguments, error_ops, obj = _unpack(payload)
-        return CpuKernel(entry, arguments, error_ops, load_object(obj), loops)
+        entry, arguments, error_ops, scratch_bytes, obj = _unpack(payload)
+        return CpuKernel(entry, arguments, error_ops, scratch_bytes, load_object(obj), loops)
     global COMPILE_COUNT
     COMPILE_COUNT += 1
     loops_module = loops()
@@ -131,7 +134,7 @@ def _compile(key_text: str, loops: Callable[[], Operation]) -> CpuKernel:
     obj = target.emit_object(module)
     cache.store(key, _pack(translation, obj))
     kernel = CpuKernel(translation.entry, translation.arguments, translation.error_ops,
-                       load_object(obj), lambda: loops_module, module)
+                       translation.scratch_bytes, load_object(obj), lambda: loops_module, module)
     kernel.llvm_ir = text  # fills the cached property: this text was just made
     return kernel
 
@@ -145,13 +148,14 @@ def load_object(obj: bytes) -> llvm.ExecutionEngine:
 def _pack(translation: Translation, obj: bytes) -> bytes:
     """A cache payload: a JSON line describing the kernel, then its object code."""
     meta = {"entry": translation.entry, "error_ops": translation.error_ops,
-            "arguments": [[list(t.shape), t.dtype.name] for t in translation.arguments]}
+            "arguments": [[list(t.shape), t.dtype.name] for t in translation.arguments],
+            "scratch_bytes": translation.scratch_bytes}
     return json.dumps(meta).encode() + b"\n" + obj
 
 
-def _unpack(payload: bytes) -> tuple[str, list[MemRefType], list[str], bytes]:
+def _unpack(payload: bytes) -> tuple[str, list[MemRefType], list[str], int, bytes]:
     line, _, obj = payload.partition(b"\n")
     meta = json.loads(line)
     arguments = [MemRefType(tuple(shape), from_name(dtype))
                  for shape, dtype in meta["arguments"]]
-    return meta["entry"], arguments, meta["error_ops"], obj
+    return meta["entry"], arguments, meta["error_ops"], meta["scratch_bytes"], obj

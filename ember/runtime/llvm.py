@@ -21,7 +21,8 @@ _BUFFER_DTYPES = frozenset("?bBhHiIlLqQfd")
 
 
 class LlvmExecutable:
-    """Runs a compiled kernel: inputs, then outputs, then a status buffer, by pointer.
+    """Runs a compiled kernel: inputs, then outputs, then a status buffer, then the kernel's
+    scratch arena, by pointer.
 
     The pointer array and the status buffer are built once. Each output is written into an
     array that no one else references any more, recycled from earlier calls, or else a fresh
@@ -38,11 +39,14 @@ class LlvmExecutable:
         self.inputs = kernel.arguments[:input_count]
         self.outputs = kernel.arguments[input_count:-1]
         self._call = ctypes.CFUNCTYPE(None, ctypes.c_void_p)(kernel.address)
-        self._pointers = (ctypes.c_void_p * len(kernel.arguments))()
+        # The arguments' pointers, then the scratch arena's (allocated once, for every call).
+        self._pointers = (ctypes.c_void_p * (len(kernel.arguments) + 1))()
+        self._scratch = _aligned_empty((kernel.scratch_bytes,), np.uint8)
+        self._pointers[-1] = self._scratch.ctypes.data
         self._input_specs = [(t.dtype.numpy, math.prod(t.shape)) for t in self.inputs]
         self._output_specs = [(t.shape, t.dtype.numpy) for t in self.outputs]
         self._status = np.zeros(4, np.int64)
-        self._pointers[-1] = self._status.ctypes.data
+        self._pointers[-2] = self._status.ctypes.data
         # Per output: (array, address) pairs handed out lately; and the same pairs by array id.
         self._spares: list[list[tuple[np.ndarray, int]]] = [[] for _ in self.outputs]
         self._addresses: dict[int, tuple[np.ndarray, int]] = {}

@@ -41,8 +41,8 @@ def _compiled(fn, arrays, threads: int) -> LlvmExecutable:
     module = target.parse(str(translation.module))
     target.optimize(module)
     engine = load_object(target.emit_object(module))
-    kernel = CpuKernel(translation.entry, translation.arguments, translation.error_ops, engine,
-                       lambda: loops, module)
+    kernel = CpuKernel(translation.entry, translation.arguments, translation.error_ops,
+                       translation.scratch_bytes, engine, lambda: loops, module)
     return LlvmExecutable(kernel, len(arrays))
 
 

@@ -103,3 +103,11 @@ def test_bfloat16(name):
     for g, e in zip(*((r,) if isinstance(r, ember.Tensor) else r for r in (got, expected))):
         assert g.dtype == e.dtype and g.shape == e.shape
         np.testing.assert_array_equal(g.numpy().astype(np.float64), e.numpy().astype(np.float64))
+
+
+def test_graph_named_like_a_c_library_function():
+    """A jitted function named `tanh` does not collide with the C library's `tanh`, which the
+    float64 code calls."""
+    x = ember.tensor(RNG.standard_normal(7))
+    np.testing.assert_allclose(_run_compiled(ember.tanh, "llvm", x).numpy(), np.tanh(x.numpy()),
+                               rtol=1e-15)

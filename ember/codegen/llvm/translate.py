@@ -1,8 +1,11 @@
 """Loops IR (func/scf/memref plus the scalar ops of `ops.py`) -> an llvmlite module.
 
-The module's `func.func @name` becomes an internal LLVM function `@name` taking one `noalias`
-pointer per memref argument, and an exported `@name_entry(ptr)` that reads those pointers from
-an array and calls it, so a runtime needs one foreign call per graph. A memref is a bare
+The module's `func.func @name` becomes an internal LLVM function `@ember.graph.name` taking one
+`noalias` pointer per memref argument and a last one to a scratch arena, and an exported
+`@name_entry(ptr)` that reads those pointers from an array and calls it, so a runtime needs one
+foreign call per graph. Buffers the function allocates live on the stack when small, else at
+fixed offsets in the arena (`Translation.scratch_bytes`), which the runtime allocates once per
+compiled graph and passes to every call. A memref is a bare
 pointer: its shape is static, so addresses are row-major arithmetic on the indices.
 
 Loops are emitted in the canonical shape LLVM's loop passes and vectorizer expect (a header
@@ -59,6 +62,7 @@ class Translation:
     entry: str  # the exported `void (ptr)` function
     arguments: list[MemRefType]  # the kernel's buffer arguments, in order
     error_ops: list[str]  # the func's `ember.error_ops`: names for status op indices
+    scratch_bytes: int  # the size of the scratch arena, the pointer after the arguments
 
 
 def llvm_scalar(t: ScalarType) -> ir.Type:
@@ -84,6 +88,8 @@ class Translator:
         self.builder = ir.IRBuilder(self.entry_block)
         self.values: dict[int, ir.Value] = {}
         self.heap: set[int] = set()  # memref.alloc results allocated on the heap
+        self.scratch: ir.Value | None = None  # the arena large buffers are carved from
+        self.scratch_bytes = 0  # how much of it is carved out
 
     @staticmethod
     def llvm_type(t: ScalarType) -> ir.Type:
@@ -161,8 +167,12 @@ def _alloc(t: Translator, op: Operation, args) -> ir.Value:
         t.builder.position_at_end(t.builder.block)
         return slot
     # Cache-line aligned, so that no vector access straddles two lines.
+    size = -(-max(nbytes, 1) // ALIGNMENT) * ALIGNMENT
+    if t.scratch is not None:
+        offset, t.scratch_bytes = t.scratch_bytes, t.scratch_bytes + size
+        return t.builder.gep(t.scratch, [ir.Constant(_I64, offset)], inbounds=True,
+                             source_etype=_BYTE)
     aligned_alloc = declare(t.module, "aligned_alloc", _PTR, [_I64, _I64])
-    size = -(-max(nbytes, 1) // ALIGNMENT) * ALIGNMENT  # a multiple of the alignment, as C asks
     pointer = t.builder.call(aligned_alloc, [ir.Constant(_I64, ALIGNMENT),
                                              ir.Constant(_I64, size)])
     t.heap.add(id(op.result))
@@ -332,25 +342,28 @@ def translate_module(module: Operation, threads: int | None = None) -> Translati
     memrefs = [arg.type for arg in block.arguments]
     llvm_module = ir.Module(name=name)
     llvm_module.triple = llvm.get_process_triple()  # the approximations specialise on it
-    kernel = ir.Function(llvm_module, ir.FunctionType(ir.VoidType(), [_PTR] * len(memrefs)),
-                         name=name)
+    # Named apart from the C library's functions, which a graph may be named after (`tanh`).
+    kernel = ir.Function(llvm_module,
+                         ir.FunctionType(ir.VoidType(), [_PTR] * (len(memrefs) + 1)),
+                         name=f"ember.graph.{name}")
     kernel.linkage = "internal"
     for arg in kernel.args:
         arg.add_attribute("noalias")  # graph buffers never overlap: lets loads be hoisted
     threads = parallel.default_threads() if threads is None else threads
     translator = Translator(llvm_module, kernel, threads, top=func.regions[0].blocks[0])
-    translator.region(func.regions[0], list(kernel.args))
+    translator.scratch = kernel.args[-1]
+    translator.region(func.regions[0], list(kernel.args[:-1]))
     translator.builder.ret_void()
-    entry = _entry_function(llvm_module, kernel, len(memrefs))
+    entry = _entry_function(llvm_module, kernel, name)
     error_ops = func.attributes.get("ember.error_ops", "")
     return Translation(llvm_module, entry.name, memrefs,
-                       error_ops.split(",") if error_ops else [])
+                       error_ops.split(",") if error_ops else [], translator.scratch_bytes)
 
 
-def _entry_function(module: ir.Module, kernel: ir.Function, count: int) -> ir.Function:
-    """`void @<kernel>_entry(ptr %buffers)`: call the kernel with buffers[0..count)."""
-    entry = ir.Function(module, ir.FunctionType(ir.VoidType(), [_PTR]),
-                        name=f"{kernel.name}_entry")
+def _entry_function(module: ir.Module, kernel: ir.Function, name: str) -> ir.Function:
+    """`void @<name>_entry(ptr %buffers)`: call the kernel with its pointers from buffers[]."""
+    count = len(kernel.args)
+    entry = ir.Function(module, ir.FunctionType(ir.VoidType(), [_PTR]), name=f"{name}_entry")
     b = ir.IRBuilder(entry.append_basic_block("entry"))
     buffers = entry.args[0]
     pointers = [b.load(b.gep(buffers, [ir.Constant(_I64, i)], inbounds=True, source_etype=_PTR),
