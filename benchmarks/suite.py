@@ -17,6 +17,10 @@ from benchmarks.case import Case, Sizes
 from benchmarks.timing import Skipped, Timing, measure
 
 Log = Callable[[str], None]
+# Seconds to wait before each measurement: the previous column's thread pools (OpenBLAS's,
+# OpenMP's, Ember's) spin for tens of milliseconds after their last call, and on a 2-core
+# machine they would take the next column's second core.
+SETTLE_S = 0.3
 
 
 def _record(timing: Timing, flops: float | None) -> dict:
@@ -36,6 +40,7 @@ def _failure(status: str, reason: str) -> dict:
 def _attempt(run: Callable[[], Timing], flops: float | None) -> dict:
     """Run one measurement; failures become records that say why, never abort the suite."""
     gc.collect()
+    time.sleep(SETTLE_S)
     try:
         return _record(run(), flops)
     except Skipped as e:
