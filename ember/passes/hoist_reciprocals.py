@@ -23,27 +23,24 @@ def _stored_in(loop: Operation, memref: Value) -> bool:
     return any(op.name == "memref.store" and op.operands[1] is memref for op in loop.walk())
 
 
-def _invariant_divisor(divisor: Value, loop: Operation) -> Operation | None | bool:
-    """False if `divisor` varies in `loop`; else the load to hoist with it (None if none)."""
-    if defined_outside(divisor, loop):
-        return None
+def _invariant_load(divisor: Value, loop: Operation) -> bool:
+    """Whether `divisor` is loaded in `loop`'s body at indices defined outside it, from a
+    buffer the loop never stores to (so the load can move before the loop)."""
     owner = divisor.owner
-    if (not divisor.is_block_argument and owner.name == "memref.load"
+    return (not divisor.is_block_argument and owner.name == "memref.load"
             and owner.parent is loop.regions[0].blocks[0]
             and all(defined_outside(v, loop) for v in owner.operands)
-            and not _stored_in(loop, owner.operands[0])):
-        return owner
-    return False
+            and not _stored_in(loop, owner.operands[0]))
 
 
-def _hoist(loop: Operation, division: Operation) -> bool:
+def _hoist(loop: Operation, division: Operation) -> None:
     divisor = division.operands[1]
     if divisor.type.name not in _FLOATS:
-        return False
-    load = _invariant_divisor(divisor, loop)
-    if load is False:
-        return False
-    if load is not None:
+        return
+    if not defined_outside(divisor, loop):
+        if not _invariant_load(divisor, loop):
+            return
+        load = divisor.owner
         load.parent.operations.remove(load)
         insert_before(loop, load)
     one_attr = 1.0 if divisor.type.name == "f64" else ScalarAttr(1.0, divisor.type)
@@ -56,7 +53,6 @@ def _hoist(loop: Operation, division: Operation) -> bool:
                                                 [division.result.type]))
     replace_all_uses(loop, division.result, product.result)
     division.parent.operations.remove(division)
-    return True
 
 
 @register_pass

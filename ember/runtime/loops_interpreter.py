@@ -15,6 +15,7 @@ import numpy as np
 from ember.ir.attributes import ScalarAttr
 from ember.ir.core import Block, Operation, functions
 from ember.ir.types import MemRefType, ScalarType
+from ember.runtime.status import index_error
 
 Handler = Callable[[Operation, list], list]
 _UNSIGNED = {np.dtype(np.int64): np.uint64, np.dtype(np.int32): np.uint32,
@@ -40,10 +41,8 @@ def run_loops(module: Operation, inputs: Sequence[np.ndarray],
     with np.errstate(all="ignore"):
         _run_block(func.regions[0].blocks[0], buffers + outputs + [status], {})
     if status[0]:
-        ops = func.attributes.get("ember.error_ops", "").split(",")
-        op = ops[status[1]] if 0 <= status[1] < len(ops) else f"op #{status[1]}"
-        raise IndexError(f"ember.{op}: index {status[2]} is out of bounds for an axis with "
-                         f"size {status[3]}")
+        error_ops = func.attributes.get("ember.error_ops", "")
+        raise index_error(status, error_ops.split(",") if error_ops else [])
     return outputs
 
 

@@ -14,6 +14,5 @@ def index_error(status: Sequence[int], error_ops: Sequence[str]) -> IndexError:
     """The IndexError that status words `status` (word 0 set) report."""
     _, op, index, size = (int(s) for s in status)
     name = error_ops[op] if op < len(error_ops) else f"operation {op}"
-    # Worded as the loops interpreter words it, so every backend's errors read alike.
     return IndexError(f"ember.{name}: index {index} is out of bounds for an axis with "
                       f"size {size}")

@@ -14,15 +14,12 @@ import ember.nn.functional as F
 import ember.optim as optim
 from ember.ir import PRIMITIVES, dtypes, parse
 from ember.ir.core import functions, module_op
-from ember.ir.loops_verifier import verify_loops
-from ember.ir.mlir_tools import find_mlir_opt, mlir_opt_plain
-from ember.passes import PassManager
 from ember.runtime.interpreter import run_function
 from ember.runtime.loops_interpreter import run_loops
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "models"))
 from model_zoo import batch, build, train_step  # noqa: E402
-from primitive_graphs import primitive_graph  # noqa: E402
+from primitive_graphs import primitive_graph, run_checked  # noqa: E402
 
 RNG = np.random.default_rng(0)
 F32, I64 = np.float32, np.int64
@@ -39,13 +36,7 @@ def _ints(*shape, low=-5, high=6):
 def _lower(module):
     """The module lowered (verified after the pass), checked to round-trip and to pass
     plain mlir-opt."""
-    PassManager("lower-to-loops").run(module)
-    text = str(module)
-    assert str(parse(text)) == text
-    verify_loops(parse(text))
-    if find_mlir_opt() is not None:  # else only Ember's own verifier checks it
-        mlir_opt_plain(text)
-    return module
+    return run_checked(module, "lower-to-loops")
 
 
 def _check(module, arrays, rtol=1e-5, atol=1e-6):

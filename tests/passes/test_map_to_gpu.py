@@ -15,28 +15,19 @@ import ember.optim as optim
 from ember.frontend.compiled import Specialization
 from ember.ir import parse
 from ember.ir.core import functions
-from ember.ir.loops_verifier import verify_loops
-from ember.ir.mlir_tools import find_mlir_opt, mlir_opt_plain
 from ember.passes import PassManager
 from ember.passes.lowering.emitter import LoweringError
 from ember.runtime.interpreter import run_function
 from ember.runtime.loops_interpreter import run_loops
 from model_zoo import MODELS, batch, build, train_step
-from primitive_graphs import primitive_graph  # noqa: E402
+from primitive_graphs import primitive_graph, run_checked  # noqa: E402
 
 RNG = np.random.default_rng(0)
 
 
 def _map(graph_module):
     """The GPU-mapped loops IR of a graph module, checked to verify and round-trip."""
-    module = parse(str(graph_module))
-    PassManager("lower-to-loops,fuse-rows,map-to-gpu").run(module)
-    text = str(module)
-    assert str(parse(text)) == text
-    verify_loops(parse(text))
-    if find_mlir_opt() is not None:  # else only Ember's own verifier checks it
-        mlir_opt_plain(text)
-    return module
+    return run_checked(parse(str(graph_module)), "lower-to-loops,fuse-rows,map-to-gpu")
 
 
 def _mappings(module):
