@@ -9,13 +9,19 @@ import subprocess
 _CANDIDATES = ("/usr/lib/llvm-22/bin/mlir-opt", "mlir-opt")
 
 
-def find_mlir_opt() -> str | None:
-    """The path of an mlir-opt executable (MLIR 22 tools), or None."""
-    for candidate in _CANDIDATES:
+def find_executable(candidates: tuple[str, ...]) -> str | None:
+    """The first of `candidates` (absolute paths, or names looked up on PATH) that is an
+    executable file, or None."""
+    for candidate in candidates:
         path = candidate if os.path.isabs(candidate) else shutil.which(candidate)
         if path and os.access(path, os.X_OK):
             return path
     return None
+
+
+def find_mlir_opt() -> str | None:
+    """The path of an mlir-opt executable (MLIR 22 tools), or None."""
+    return find_executable(_CANDIDATES)
 
 
 def mlir_opt(text: str, *flags: str, tool: str | None = None) -> str:

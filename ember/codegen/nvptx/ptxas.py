@@ -3,20 +3,17 @@
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import tempfile
+
+from ember.ir.mlir_tools import find_executable
 
 _CANDIDATES = ("ptxas", "/usr/local/cuda/bin/ptxas", "/usr/local/bin/ptxas")
 
 
 def find_ptxas() -> str | None:
     """The path of a ptxas executable, or None."""
-    for candidate in _CANDIDATES:
-        path = candidate if os.path.isabs(candidate) else shutil.which(candidate)
-        if path and os.access(path, os.X_OK):
-            return path
-    return None
+    return find_executable(_CANDIDATES)
 
 
 def assemble(ptx: str, arch: str, tool: str | None = None) -> bytes:
