@@ -16,6 +16,7 @@ from typing import Any, Callable
 import numpy as np
 
 from ember.frontend import cuda_eager, pytree, tracing
+from ember.frontend.device import CPU
 from ember.frontend.autograd.engine import run_backward
 from ember.frontend.autograd.node import FREED, Node
 from ember.frontend.grad_mode import is_grad_enabled
@@ -81,7 +82,8 @@ class Specialization:
         rest = results[self.n_outputs:]
         for t, array in zip(self.writebacks, rest):
             if isinstance(t._array, np.ndarray):
-                np.copyto(t._array, array)
+                # A graph that runs on CUDA also updates host state (an optimizer's step count).
+                np.copyto(t._array, cuda_eager.move(array, CPU))
             else:
                 cuda_eager.store(t._array, ..., array)
             t._storage.version += 1

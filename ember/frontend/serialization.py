@@ -82,7 +82,7 @@ def load(f: str | os.PathLike | BinaryIO, map_location=None, *,
 
 
 def _encode_tensor(t: Tensor, name: str, arrays: dict[str, np.ndarray]) -> dict:
-    array = t.detach().numpy()
+    array = t.detach().cpu().numpy()
     arrays[name] = array if array.flags.c_contiguous else array.copy(order="C")
     node = {_TAG: "tensor", "name": name}
     if t.requires_grad:

@@ -166,16 +166,19 @@ class Trace:
 
     def transfer(self, source: "Tensor", out: "Tensor") -> bool:
         """Let `out`, a copy of `source` on a CUDA device, stand for `source`'s value if that
-        depends on no input (a tensor created in the call): graph values have no device, and
-        such a graph runs on CUDA. False, recording nothing, for any other transfer."""
+        is a scalar (a random draw's counters, an optimizer's step count) or depends on no input
+        (a tensor created in the call): graph values have no device, such a graph runs on CUDA
+        and host inputs are uploaded. False, recording nothing, for any other transfer."""
+        if not out.is_cuda:
+            return False
         binding = self.bindings.get(id(source))
-        if binding is not None:
+        if source.ndim == 0:
+            pass
+        elif binding is not None:
             owner = binding.value.owner
             if not isinstance(owner, Operation) or owner.operands:
                 return False
         elif getattr(source, "_trace_id", None) != self.id:
-            return False
-        if not out.is_cuda:
             return False
         self.bind(out, self.value_of(source))
         self.made_on_cuda = True

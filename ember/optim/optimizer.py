@@ -205,11 +205,13 @@ def _record_step_called(step):
 
 
 def _cast_state(param: Tensor, value: Any, key: str | None = None) -> Any:
-    """A saved state value made to fit `param`: floating tensors take its dtype, except 'step'."""
+    """A saved state value made to fit `param`: tensors move to its device and floating ones
+    take its dtype, except 'step', which stays a host scalar as in PyTorch."""
     if isinstance(value, Tensor):
-        if key != "step" and param.is_floating_point():
-            return value.to(param.dtype)
-        return value
+        if key == "step":
+            return value
+        return value.to(device=param.device,
+                        dtype=param.dtype if param.is_floating_point() else None)
     if isinstance(value, dict):
         return {k: _cast_state(param, v, k) for k, v in value.items()}
     if isinstance(value, (list, tuple)):

@@ -49,6 +49,36 @@ def test_eager_primitives_match_the_cpu(driver, name):
     np.testing.assert_allclose(got.cpu().numpy(), expected.numpy(), rtol=1e-5, atol=1e-6)
 
 
+# Functions that build constants of their own (masks, index ranges, initial states): those must
+# be made on the input's device, or the op mixes devices.
+WITH_CONSTANTS = {
+    "cumsum": lambda x: x.cumsum(1),
+    "triu": lambda x: x.triu(1),
+    "one_hot": lambda x: F.one_hot((x > 0).long().sum(1), 5),
+    "argmax_0d": lambda x: x[0, 0].argmax(),
+    "pool_indices": lambda x: F.max_pool2d(x[None, None], 2, return_indices=True)[1],
+    "avg_pool_pad": lambda x: F.avg_pool2d(x[None, None], 2, padding=1, count_include_pad=False),
+    "bilinear": lambda x: F.interpolate(x[None, None], scale_factor=2, mode="bilinear"),
+    "nearest": lambda x: F.interpolate(x[None, None], scale_factor=2),
+    "causal_attention": lambda x: F.scaled_dot_product_attention(x[None], x[None], x[None],
+                                                                 is_causal=True),
+    "lstm_state": lambda x: ember.nn.LSTM(4, 3).to(x.device)(x[:, None])[0],
+}
+
+
+@pytest.mark.parametrize("name", list(WITH_CONSTANTS))
+def test_constants_are_made_on_the_input_device(driver, name):
+    ember.manual_seed(0)
+    x = ember.randn(3, 4)
+    ember.manual_seed(1)
+    expected = WITH_CONSTANTS[name](x)
+    ember.manual_seed(1)
+    got = WITH_CONSTANTS[name](x.cuda())
+    assert got.device == "cuda:0" and got.dtype is expected.dtype
+    np.testing.assert_allclose(got.detach().cpu().numpy(), expected.detach().numpy(),
+                               rtol=1e-5, atol=1e-6)
+
+
 def test_conv2d_and_its_gradients_match_the_cpu(driver):
     ember.manual_seed(0)
     x, w = ember.randn(1, 2, 5, 5), ember.randn(3, 2, 3, 3)

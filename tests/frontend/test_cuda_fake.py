@@ -229,3 +229,25 @@ def test_deepcopy_keeps_the_device(driver):
     assert clone.weight.device == "cuda:0" and clone.weight.data_ptr() != model.weight.data_ptr()
     np.testing.assert_array_equal(clone.weight.detach().cpu().numpy(),
                                   model.weight.detach().cpu().numpy())
+
+
+def test_checkpoints_of_cuda_models_and_optimizers_load_back(driver, tmp_path):
+    """Saved from device memory; loaded as host tensors, which load_state_dict copies onto
+    the model's device and the optimizer moves next to each parameter (its step stays host)."""
+    ember.manual_seed(0)
+    model = ember.nn.Linear(3, 2).cuda()
+    optimizer = ember.optim.Adam(model.parameters(), lr=0.1)
+    model(ember.randn(4, 3, device="cuda")).sum().backward()
+    optimizer.step()
+    path = tmp_path / "checkpoint.safetensors"
+    ember.save({"model": model.state_dict(), "optimizer": optimizer.state_dict()}, path)
+    checkpoint = ember.load(path)
+    restored = ember.nn.Linear(3, 2).cuda()
+    restored_optimizer = ember.optim.Adam(restored.parameters(), lr=0.1)
+    restored.load_state_dict(checkpoint["model"])
+    restored_optimizer.load_state_dict(checkpoint["optimizer"])
+    for p, q in zip(restored.parameters(), model.parameters()):
+        assert p.is_cuda
+        np.testing.assert_array_equal(p.detach().cpu().numpy(), q.detach().cpu().numpy())
+    state = restored_optimizer.state[restored.weight]
+    assert state["exp_avg"].is_cuda and not state["step"].is_cuda

@@ -59,15 +59,28 @@ def _step(model, optimizer, x, y):
     return loss
 
 
-def test_jitted_training_step_matches_the_cpu(driver):
+def _dropout_mlp():
+    ember.manual_seed(0)
+    return ember.nn.Sequential(ember.nn.Linear(4, 8), ember.nn.ReLU(), ember.nn.Dropout(0.3),
+                               ember.nn.Linear(8, 3))
+
+
+# Adam keeps its step count on the host, as PyTorch does: the compiled CUDA step reads it and
+# writes it back. Dropout's draws take the generator's (host) counters into the CUDA graph.
+@pytest.mark.parametrize("make_model,make_optimizer", [
+    (_mlp, lambda params: ember.optim.SGD(params, lr=0.1, momentum=0.9)),
+    (_dropout_mlp, lambda params: ember.optim.Adam(params, lr=0.01)),
+], ids=["sgd", "dropout-adam"])
+def test_jitted_training_step_matches_the_cpu(driver, make_model, make_optimizer):
     x, y = ember.randn(6, 4), ember.tensor([0, 1, 2, 0, 1, 2])
-    models = {"cpu": _mlp(), "cuda": _mlp().cuda()}
+    models = {"cpu": make_model(), "cuda": make_model().cuda()}
     losses = {}
     for where, model in models.items():
-        optimizer = ember.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+        optimizer = make_optimizer(model.parameters())
         step = ember.jit(lambda x, y: _step(model, optimizer, x, y))
+        ember.manual_seed(3)
         losses[where] = [step(x.to(where), y.to(where)) for _ in range(3)]
-        # compiled twice (the momentum buffers exist from the second step), never run eagerly
+        # compiled twice (the optimizer's state exists from the second step), never run eagerly
         assert step.trace_count == 2 and "runs eagerly" not in step.explain()
     for got, expected in zip(losses["cuda"], losses["cpu"]):
         _close(got, expected)

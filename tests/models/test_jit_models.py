@@ -1,6 +1,7 @@
 """`ember.jit` on whole models: compiled forward, derived backward and compiled training steps
-give the eager results, for five small models, two optimizers and both backends (the reference
-interpreter and native code)."""
+give the eager results, for five small models, two optimizers and three backends (the reference
+interpreter, native CPU code and, where a GPU is present, CUDA kernels on CUDA tensors against the
+eager CPU run)."""
 
 import numpy as np
 import pytest
@@ -13,7 +14,19 @@ from model_zoo import MODELS, batch, build, train_step
 ATOL = 1e-5
 RTOL = 1e-4
 
-BACKENDS = ("interpreter", "llvm")
+BACKENDS = ("interpreter", "llvm",
+            pytest.param("cuda", marks=pytest.mark.skipif(
+                not ember.cuda.is_available(),
+                reason="needs a CUDA device and pycuda or cuda-python")))
+
+
+def _device(backend):
+    return "cuda" if backend == "cuda" else "cpu"
+
+
+def _on(backend, *tensors):
+    """`tensors` moved to the device that `backend` runs on."""
+    return [t.to(_device(backend)) for t in tensors]
 
 OPTIMIZERS = {
     "sgd": lambda params: optim.SGD(params, lr=0.05, momentum=0.9),
@@ -25,19 +38,22 @@ OPTIMIZERS = {
 }
 
 
+def _numpy(value):
+    return value.detach().cpu().numpy() if isinstance(value, ember.Tensor) else np.asarray(value)
+
+
 def _close(got, expected, what):
-    np.testing.assert_allclose(np.asarray(got), np.asarray(expected), rtol=RTOL, atol=ATOL,
-                               err_msg=what)
+    np.testing.assert_allclose(_numpy(got), _numpy(expected), rtol=RTOL, atol=ATOL, err_msg=what)
 
 
 def _grads(model):
-    return {n: p.grad.numpy().copy() for n, p in model.named_parameters()}
+    return {n: _numpy(p.grad).copy() for n, p in model.named_parameters()}
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
 @pytest.mark.parametrize("name", list(MODELS))
 def test_compiled_forward_matches_eager(name, backend):
-    eager, model = build(name), build(name)
+    eager, model = build(name), build(name).to(_device(backend))
     compiled = ember.jit(model, backend=backend)
     for mode in ("train", "eval"):
         eager.train(mode == "train")
@@ -47,25 +63,25 @@ def test_compiled_forward_matches_eager(name, backend):
             ember.manual_seed(7 + step)
             expected = eager(x)
             ember.manual_seed(7 + step)
-            got = compiled(x)
-            _close(got.detach().numpy(), expected.detach().numpy(), f"{name} {mode} {step}")
+            got = compiled(*_on(backend, x))
+            _close(got, expected, f"{name} {mode} {step}")
     assert compiled._jit.trace_count == 2  # once per training mode
     # running statistics updated by the compiled training calls equal the eager ones
     for (n, b), (_, e) in zip(model.named_buffers(), eager.named_buffers()):
-        _close(b.numpy(), e.numpy(), f"{name} buffer {n}")
+        _close(b, e, f"{name} buffer {n}")
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
 @pytest.mark.parametrize("name", list(MODELS))
 def test_compiled_forward_derived_backward_matches_eager(name, backend):
-    eager, model = build(name), build(name)
+    eager, model = build(name), build(name).to(_device(backend))
     compiled = ember.jit(model, backend=backend)
     for step in range(2):
         x, y = batch(name, step)
-        for m, forward in ((eager, eager), (model, compiled)):
+        for m, forward, (x_, y_) in ((eager, eager, (x, y)), (model, compiled, _on(backend, x, y))):
             m.zero_grad()
             ember.manual_seed(11 + step)
-            F.cross_entropy(forward(x), y).backward()
+            F.cross_entropy(forward(x_), y_).backward()
         expected, got = _grads(eager), _grads(model)
         assert got.keys() == expected.keys()
         for n in expected:
@@ -78,7 +94,7 @@ def _optimizer_state(optimizer, model):
     state = {}
     for p, s in optimizer.state.items():
         for k, v in s.items():
-            state[f"{names[id(p)]}.{k}"] = v.numpy().copy() if isinstance(v, ember.Tensor) else v
+            state[f"{names[id(p)]}.{k}"] = _numpy(v).copy() if isinstance(v, ember.Tensor) else v
     return state
 
 
@@ -86,7 +102,7 @@ def _optimizer_state(optimizer, model):
 @pytest.mark.parametrize("opt", list(OPTIMIZERS))
 @pytest.mark.parametrize("name", list(MODELS))
 def test_compiled_training_step_matches_eager(name, opt, backend):
-    eager, model = build(name), build(name)
+    eager, model = build(name), build(name).to(_device(backend))
     eager_opt, opt_ = OPTIMIZERS[opt](eager.parameters()), OPTIMIZERS[opt](model.parameters())
 
     def step(x, y):
@@ -98,14 +114,14 @@ def test_compiled_training_step_matches_eager(name, opt, backend):
     ember.manual_seed(42)
     eager_losses = [train_step(eager, eager_opt, x, y).item() for x, y in batches]
     ember.manual_seed(42)
-    losses = [compiled(x, y).item() for x, y in batches]
+    losses = [compiled(*_on(backend, x, y)).item() for x, y in batches]
 
     _close(losses, eager_losses, f"{name}/{opt} losses")
     for (n, p), (_, e) in zip(model.named_parameters(), eager.named_parameters()):
-        _close(p.detach().numpy(), e.detach().numpy(), f"{name}/{opt} parameter {n}")
-        _close(p.grad.numpy(), e.grad.numpy(), f"{name}/{opt} grad of {n}")
+        _close(p, e, f"{name}/{opt} parameter {n}")
+        _close(p.grad, e.grad, f"{name}/{opt} grad of {n}")
     for (n, b), (_, e) in zip(model.named_buffers(), eager.named_buffers()):
-        _close(b.numpy(), e.numpy(), f"{name}/{opt} buffer {n}")
+        _close(b, e, f"{name}/{opt} buffer {n}")
     got_state, expected_state = _optimizer_state(opt_, model), _optimizer_state(eager_opt, eager)
     assert got_state.keys() == expected_state.keys() and got_state
     for k in expected_state:
@@ -123,20 +139,20 @@ def test_compiled_training_step_matches_eager(name, opt, backend):
 def test_compiled_training_step_after_loading_a_checkpoint(opt, backend, tmp_path):
     """load_state_dict replaces the optimizer's state tensors: the compiled step must use the
     new ones, so replaying the same batches from a checkpoint reproduces the same run."""
-    model = build("mlp")
+    model = build("mlp").to(_device(backend))
     optimizer = OPTIMIZERS[opt](model.parameters())
     compiled = ember.jit(lambda x, y: train_step(model, optimizer, x, y), backend=backend)
-    batches = [batch("mlp", i) for i in range(5)]
+    batches = [_on(backend, *batch("mlp", i)) for i in range(5)]
     for x, y in batches[:2]:
         compiled(x, y)
     path = tmp_path / "checkpoint.safetensors"
     ember.save({"model": model.state_dict(), "optimizer": optimizer.state_dict()}, path)
     first = [compiled(x, y).item() for x, y in batches[2:]]
-    first_params = {n: p.detach().numpy().copy() for n, p in model.named_parameters()}
+    first_params = {n: _numpy(p).copy() for n, p in model.named_parameters()}
     checkpoint = ember.load(path)
     model.load_state_dict(checkpoint["model"])
     optimizer.load_state_dict(checkpoint["optimizer"])
     again = [compiled(x, y).item() for x, y in batches[2:]]
     _close(again, first, f"{opt} losses after reload")
     for n, p in model.named_parameters():
-        _close(p.detach().numpy(), first_params[n], f"{opt} parameter {n} after reload")
+        _close(p, first_params[n], f"{opt} parameter {n} after reload")

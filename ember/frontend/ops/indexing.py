@@ -9,6 +9,7 @@ from ember.frontend.dispatch import apply
 from ember.frontend.ops.inplace import base_positions, write_at
 from ember.frontend.tensor import Tensor, _wrap_dim
 from ember.frontend.tracing import peek
+from ember.frontend.transfer import to_device
 from ember.ir import dtypes
 from ember.ir.errors import DTypeError
 
@@ -235,8 +236,8 @@ def one_hot(index: Tensor, num_classes: int = -1) -> Tensor:
     if index.numel() and (values.min() < 0 or values.max() >= num_classes):
         raise IndexError(f"ember.one_hot: class values must be in [0, {num_classes}), got "
                          f"values in [{values.min()}, {values.max()}]")
-    classes = apply("iota", shape=tuple(index.shape) + (num_classes,), axis=index.ndim,
-                    dtype="int64")
+    classes = to_device(apply("iota", shape=tuple(index.shape) + (num_classes,), axis=index.ndim,
+                              dtype="int64"), index.device)
     return (classes == index.unsqueeze(-1)).long()
 
 

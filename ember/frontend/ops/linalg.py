@@ -6,6 +6,7 @@ from ember.frontend.dispatch import apply
 from ember.frontend.ops.promotion import promote_operands
 from ember.frontend.ops.shape import squeeze, unsqueeze
 from ember.frontend.tensor import Tensor
+from ember.frontend.transfer import to_device
 from ember.ir.errors import ShapeError
 
 
@@ -89,7 +90,7 @@ def _triangle(x: Tensor, diagonal: int, upper: bool) -> Tensor:
     shape = tuple(x.shape[-2:])
     rows = apply("iota", shape=shape, axis=0, dtype="int64")
     cols = apply("iota", shape=shape, axis=1, dtype="int64")
-    keep = (cols - rows >= diagonal) if upper else (cols - rows <= diagonal)
+    keep = to_device((cols - rows >= diagonal) if upper else (cols - rows <= diagonal), x.device)
     return apply("where", apply("broadcast_to", keep, shape=tuple(x.shape)), x,
                  apply("full", shape=(), value=0, dtype=x.dtype.name))
 

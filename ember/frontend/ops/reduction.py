@@ -10,6 +10,7 @@ from ember.frontend.dispatch import apply
 from ember.frontend.ops.elementwise import cast, where
 from ember.frontend.ops.shape import squeeze
 from ember.frontend.tensor import Tensor, _wrap_dim
+from ember.frontend.transfer import to_device
 from ember.ir import dtypes
 from ember.ir.errors import DTypeError
 
@@ -98,7 +99,7 @@ def _arg(op: str, x: Tensor, dim, keepdim: bool) -> Tensor:
         out = apply(op, flat, axis=0, keepdim=False)
         return apply("reshape", out, shape=(1,) * x.ndim) if keepdim else out
     if x.ndim == 0:
-        return apply("full", shape=(), value=0, dtype="int64")
+        return to_device(apply("full", shape=(), value=0, dtype="int64"), x.device)
     return apply(op, x, axis=_wrap_dim(dim, x.ndim, op), keepdim=keepdim)
 
 
@@ -195,7 +196,7 @@ def cumsum(x: Tensor, dim: int) -> Tensor:
     dim = _wrap_dim(dim, x.ndim, "cumsum")
     n = x.shape[dim] if x.ndim else 1
     dtype = x.dtype if x.dtype.is_floating_point else dtypes.int64
-    mask = ones(n, n, dtype=dtype).triu()
+    mask = ones(n, n, dtype=dtype, device=x.device).triu()
     moved = movedim(cast(x, dtype) if x.dtype is not dtype else x, dim, -1)
     return movedim(moved @ mask, -1, dim)
 

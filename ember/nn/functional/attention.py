@@ -65,7 +65,7 @@ def scaled_dot_product_attention(query: Tensor, key: Tensor, value: Tensor,
     scale = 1.0 / math.sqrt(query.shape[-1]) if scale is None else scale
     scores = (query @ key.transpose(-2, -1)) * scale
     if is_causal:
-        allowed = ones(length, source, dtype=dtypes.bool_).tril()
+        allowed = ones(length, source, dtype=dtypes.bool_, device=query.device).tril()
         scores = scores.masked_fill(allowed.logical_not(), float("-inf"))
         weights = softmax(scores, -1)
     elif attn_mask is not None:

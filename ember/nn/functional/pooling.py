@@ -83,8 +83,8 @@ def max_pool2d(x: Tensor, kernel_size, stride=None, padding=0, dilation=1,
     if not return_indices:
         return values
     # Flat index into the input's H*W plane of the chosen tap, as torch returns it.
-    row = arange(out[0]).reshape(-1, 1) * stride[0] - padding[0] + (tap // kernel[1]) * dilation[0]
-    col = arange(out[1]) * stride[1] - padding[1] + (tap % kernel[1]) * dilation[1]
+    row = arange(out[0], device=x.device).reshape(-1, 1) * stride[0] - padding[0] + (tap // kernel[1]) * dilation[0]
+    col = arange(out[1], device=x.device) * stride[1] - padding[1] + (tap % kernel[1]) * dilation[1]
     return values, row * w + col
 
 
@@ -119,7 +119,7 @@ def _sum_windows(x: Tensor, kernel, stride) -> Tensor:
     """Sums over windows of already padded (..., H, W) input: a depthwise conv with ones."""
     lead = tuple(x.shape[:-2])
     planes = x.reshape((-1, 1) + tuple(x.shape[-2:]))
-    taps = ones(1, 1, *kernel, dtype=x.dtype)
+    taps = ones(1, 1, *kernel, dtype=x.dtype, device=x.device)
     out = apply("conv2d", planes, taps, stride=tuple(stride), padding=(0, 0), dilation=(1, 1),
                 groups=1)
     return out.reshape(lead + tuple(out.shape[-2:]))
@@ -144,7 +144,7 @@ def avg_pool2d(x: Tensor, kernel_size, stride=None, padding=0, ceil_mode: bool =
     # The divisor counts the window's elements inside the input, or (count_include_pad) inside
     # the input plus its `padding` border, but never the extra ceil-mode border: the same window
     # sums over a mask of ones where elements count.
-    mask = ones(1, 1, h, w, dtype=x.dtype)
+    mask = ones(1, 1, h, w, dtype=x.dtype, device=x.device)
     if count_include_pad:
         near = [min(p, f) for p, f in zip(padding, far)]
         mask = pad_constant(mask, [0, 0, 0, 0, padding[0], near[0], padding[1], near[1]], 1.0)

@@ -12,8 +12,8 @@ from ember.ir.errors import DTypeError, ShapeError
 
 def _renorm_rows(weight: Tensor, flat: Tensor, max_norm: float, norm_type: float) -> None:
     """Scale the looked-up rows whose norm exceeds max_norm down to max_norm, in place."""
-    used = scatter_add(zeros(weight.shape[0], dtype=weight.dtype), 0, flat,
-                       ones(flat.shape[0], dtype=weight.dtype)) > 0
+    used = scatter_add(zeros(weight.shape[0], dtype=weight.dtype, device=weight.device), 0, flat,
+                       ones(flat.shape[0], dtype=weight.dtype, device=weight.device)) > 0
     with no_grad():
         norms = weight.norm(norm_type, 1, keepdim=True)
         over = used.unsqueeze(1) & (norms > max_norm)
@@ -52,9 +52,9 @@ def embedding(x: Tensor, weight: Tensor, padding_idx: int | None = None,
     if padding_idx is not None or scale_grad_by_freq:
         # Rescale only the gradient: out.detach() + (out - out.detach()) * factor has out's
         # value, and factor times its gradient.
-        factor = ones(flat.shape[0], dtype=weight.dtype)
+        factor = ones(flat.shape[0], dtype=weight.dtype, device=weight.device)
         if scale_grad_by_freq:
-            counts = scatter_add(zeros(num, dtype=weight.dtype), 0, flat, factor)
+            counts = scatter_add(zeros(num, dtype=weight.dtype, device=weight.device), 0, flat, factor)
             factor = 1.0 / index_select(counts, 0, flat)
         if padding_idx is not None:
             factor = factor.where(flat != padding_idx, 0.0)

@@ -102,10 +102,10 @@ def _output_sizes(x: Tensor, spatial: int, size, scale_factor, recompute_scale_f
     return sizes, tuple(1.0 / f for f in factors)
 
 
-def _nearest_index(size: int, out: int, scale: float | None, exact: bool) -> Tensor:
+def _nearest_index(size: int, out: int, scale: float | None, exact: bool, device) -> Tensor:
     """Source index of each output position: floor((dst [+ 0.5]) * scale), in float32 as torch."""
     scale = size / out if scale is None else scale
-    dst = arange(out, dtype=dtypes.float32)
+    dst = arange(out, dtype=dtypes.float32, device=device)
     src = ((dst + 0.5) if exact else dst) * scale
     return src.floor().long().clamp(max=size - 1)
 
@@ -114,7 +114,7 @@ def _linear_axis(x: Tensor, axis: int, out: int, scale: float | None,
                  align_corners: bool) -> Tensor:
     """Linear interpolation along `axis`: a blend of the two neighbouring source entries."""
     size = x.shape[axis]
-    dst = arange(out, dtype=x.dtype)
+    dst = arange(out, dtype=x.dtype, device=x.device)
     if align_corners:
         src = dst * ((size - 1) / (out - 1) if out > 1 else 0.0)
     else:
@@ -151,7 +151,7 @@ def interpolate(x: Tensor, size=None, scale_factor=None, mode: str = "nearest",
                          f"{tuple(x.shape)})")
     if mode in ("nearest", "nearest-exact"):
         for i, (out, scale) in enumerate(zip(sizes, scales)):
-            index = _nearest_index(x.shape[2 + i], out, scale, mode == "nearest-exact")
+            index = _nearest_index(x.shape[2 + i], out, scale, mode == "nearest-exact", x.device)
             x = index_select(x, 2 + i, index)
         return x
     if mode in _LINEAR_MODES:

@@ -34,7 +34,7 @@ def _pad_key(mask: Tensor | None) -> Tensor | None:
     """An additive mask with one more key position that every query may attend."""
     if mask is None:
         return None
-    return cat([mask, zeros(*mask.shape[:-1], 1, dtype=mask.dtype)], -1)
+    return cat([mask, zeros(*mask.shape[:-1], 1, dtype=mask.dtype, device=mask.device)], -1)
 
 
 class MultiheadAttention(Module):
@@ -207,8 +207,8 @@ class MultiheadAttention(Module):
         k = k.reshape(k.shape[0], bsz * heads, head_dim).transpose(0, 1)
         v = v.reshape(v.shape[0], bsz * heads, head_dim).transpose(0, 1)
         if self.add_zero_attn:
-            k = cat([k, zeros(bsz * heads, 1, head_dim, dtype=k.dtype)], 1)
-            v = cat([v, zeros(bsz * heads, 1, head_dim, dtype=v.dtype)], 1)
+            k = cat([k, zeros(bsz * heads, 1, head_dim, dtype=k.dtype, device=k.device)], 1)
+            v = cat([v, zeros(bsz * heads, 1, head_dim, dtype=v.dtype, device=v.device)], 1)
             attn_mask, key_padding_mask = _pad_key(attn_mask), _pad_key(key_padding_mask)
         src_len = k.shape[1]
         if key_padding_mask is not None:

@@ -162,7 +162,7 @@ class RNNBase(Module):
         rows = self.num_layers * self._directions
         sizes = [out_size] + ([self.hidden_size] if self.mode == "LSTM" else [])
         if hx is None:
-            return tuple(zeros(rows, batch, size, dtype=x.dtype) for size in sizes)
+            return tuple(zeros(rows, batch, size, dtype=x.dtype, device=x.device) for size in sizes)
         if self.mode == "LSTM":
             if not isinstance(hx, (tuple, list)) or len(hx) != 2:
                 raise TypeError(f"ember.nn.LSTM: hx must be a tuple (h_0, c_0) of tensors, got "
@@ -336,7 +336,7 @@ class RNNCellBase(Module):
         x = input if batched else input.unsqueeze(0)
         batch = x.shape[0]
         if all(s is None for s in states):
-            states = tuple(zeros(batch, self.hidden_size, dtype=x.dtype) for _ in states)
+            states = tuple(zeros(batch, self.hidden_size, dtype=x.dtype, device=x.device) for _ in states)
         checked = []
         for i, h in enumerate(states):
             if h.dim() != input.dim():
