@@ -208,7 +208,7 @@ def test_dtypes_devices_cuda():
     assert str(ember.float32) == "ember.float32"
     d = ember.device("cpu")
     assert d.type == "cpu" and ember.zeros(1).device == d and str(d) == "cpu"
-    assert ember.cuda.is_available() is False
+    assert isinstance(ember.cuda.is_available(), bool)  # false here only without a GPU
     assert ember.zeros(2, device="cpu").device.type == "cpu"
 
 

@@ -96,6 +96,22 @@ def test_sums_of_other_types_shuffle_their_width(dtype):
     _check(primitive_graph("sum", [x], axes=(1,), keepdim=False), [x])
 
 
+def test_a_sum_over_several_axes_is_collapsed_and_split_over_a_block():
+    """A bias gradient's shape: few outputs, each a sum over batch, height and width (a nest
+    of three loops): one block per output, the nest made one loop its threads split."""
+    x = RNG.standard_normal((4, 3, 20, 20)).astype(np.float32)
+    mapped = _check(primitive_graph("sum", [x], axes=(0, 2, 3), keepdim=False), [x],
+                    rtol=1e-5, atol=1e-4)
+    assert _mappings(mapped) == ["rows"]
+    assert "known_block_size = array<i32: 256, 1, 1>" in str(mapped)
+
+
+def test_many_short_sums_keep_a_thread_each():
+    x = RNG.standard_normal((300, 40, 2, 3)).astype(np.float32)
+    mapped = _check(primitive_graph("sum", [x], axes=(2, 3), keepdim=False), [x])
+    assert _mappings(mapped) == ["grid"]
+
+
 def test_argmax_runs_in_every_thread():
     x = RNG.standard_normal((4, 9)).astype(np.float32)
     _check(primitive_graph("argmax", [x], axis=1, keepdim=False), [x])
@@ -144,6 +160,13 @@ def test_large_matmul_stages_tiles_in_workgroup_memory():
     assert "known_block_size = array<i32: 256, 1, 1>" in text
     assert sum(op.name == "gpu.barrier" for op in kernel.walk()) == 2
     assert not any(op.name in ("scf.if", "arith.cmpi") for op in kernel.walk())
+
+
+def test_a_small_product_with_a_long_k_splits_k_over_a_block():
+    """Too few 64 x 64 tiles to fill the GPU and a long K: a block per element of C."""
+    module, arrays = _matmul((4, 600), (600, 5), False, True)
+    mapped = _check(module, arrays, rtol=1e-5, atol=1e-4)
+    assert _mappings(mapped) == ["rows"]
 
 
 def test_other_matmuls_are_a_grid_over_the_output():

@@ -77,10 +77,14 @@ def row_threads(ops: list[Operation], ignored: set[Value]) -> int | None:
     except ValueError:
         return None
     spread = [trip_count(op) for op, kind in statements if kind in ("spread", "reduce")]
-    if not spread:
-        return None
+    return block_size(max(spread)) if spread else None
+
+
+def block_size(iterations: int) -> int:
+    """Threads per block for a row whose longest loop runs `iterations` times: a power of two
+    from a warp up to MAX_THREADS."""
     threads = WARP
-    while threads < min(max(spread), MAX_THREADS):
+    while threads < min(iterations, MAX_THREADS):
         threads *= 2
     return threads
 
