@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from benchmarks.timing import MIN_SAMPLE_S
+
 
 def format_seconds(seconds: float) -> str:
     """A wall time with a unit that keeps three significant digits."""
@@ -49,7 +51,8 @@ def format_table(results: dict) -> str:
     text.insert(1, "-+-".join("-" * w for w in widths))
     meta = results["meta"]
     header = (f"median wall time, ±half the interquartile range, time/baseline (higher is "
-              f"slower); {meta['repeat']} repeats after warm-up; load average "
+              f"slower); {meta['repeat']} repeats after warm-up, each the mean per call of back-to-back "
+              f"calls filling {MIN_SAMPLE_S * 1e3:.0f} ms; load average "
               f"{meta['load_average'][0]:.1f}; numpy {meta['numpy']}, torch {meta['torch']} "
               f"({meta['torch_threads']} threads), {meta['cpus']} CPUs")
     notes = sorted({f"{c}: {n}" for row in results["benchmarks"]

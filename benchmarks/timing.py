@@ -32,14 +32,21 @@ class Timing:
         return (q3 - q1) / (2 * self.median)
 
 
-def _timed(fn: Callable[[], object]) -> float:
+# A sample times as many back-to-back calls as fill this long (the mean per call), as timeit
+# does: a single sub-millisecond call is mostly timer, scheduler and wake-up jitter.
+MIN_SAMPLE_S = 0.02
+
+
+def _timed(fn: Callable[[], object], number: int = 1) -> float:
     start = time.perf_counter()
-    fn()
-    return time.perf_counter() - start
+    for _ in range(number):
+        fn()
+    return (time.perf_counter() - start) / number
 
 
 def measure(fn: Callable[[], object], repeat: int, warmup: int, budget_s: float) -> Timing:
     """Time `fn` after `warmup` untimed calls; `repeat` samples, fewer if the budget runs out.
+    Each sample is the mean of enough back-to-back calls to take MIN_SAMPLE_S.
 
     The budget counts from after the first call, and the first call (which may compile) is not
     used to predict the others; raises Skipped when not even one sample fits in the budget.
@@ -54,6 +61,10 @@ def measure(fn: Callable[[], object], repeat: int, warmup: int, budget_s: float)
             if samples:
                 break
             raise Skipped(f"one call takes ~{last:.1f} s; over the {budget_s:.0f} s budget")
-        seconds = _timed(fn)
-        (calls if len(calls) < warmup else samples).append(seconds)
+        if len(calls) < warmup:
+            calls.append(_timed(fn))
+        else:
+            number = max(1, min(int(MIN_SAMPLE_S / last) if last else 1,
+                                int((deadline - time.perf_counter()) / max(last, 1e-9))))
+            samples.append(_timed(fn, number))
     return Timing(calls[0], samples)
