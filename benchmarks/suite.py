@@ -17,10 +17,12 @@ from benchmarks.case import Case, Sizes
 from benchmarks.timing import Skipped, Timing, measure
 
 Log = Callable[[str], None]
-# Seconds to wait before each measurement: the previous column's thread pools (OpenBLAS's,
-# OpenMP's, Ember's) spin for tens of milliseconds after their last call, and on a 2-core
-# machine they would take the next column's second core.
-SETTLE_S = 0.3
+# Seconds to wait before each measurement, and again between the warm-up calls (which may
+# compile) and the timed ones: the previous column's thread pools (OpenBLAS's, OpenMP's,
+# Ember's) spin for tens of milliseconds after their last call, and on a 2-core machine they
+# would take the next column's second core; after a burst of work (a compile) this virtual
+# machine runs the next ~0.1 s measurably slower (timings settle after an idle second).
+SETTLE_S = 1.0
 
 
 def _record(timing: Timing, flops: float | None) -> dict:
@@ -81,7 +83,8 @@ def run_case(case: Case, columns: list[str], repeat: int, budget_s: float, devic
             results[column] = _failure("n/a", problem)
         else:
             results[column] = _attempt(
-                lambda: measure(case.builders[column](), repeat, case.warmup, budget_s),
+                lambda: measure(case.builders[column](), repeat, case.warmup, budget_s,
+                                SETTLE_S),
                 case.flops)
         log(f"{case.name:12s} {column:22s} {_brief(results[column])}")
     notes = {c: n for c, n in case.notes.items() if c in results}

@@ -44,9 +44,11 @@ def _timed(fn: Callable[[], object], number: int = 1) -> float:
     return (time.perf_counter() - start) / number
 
 
-def measure(fn: Callable[[], object], repeat: int, warmup: int, budget_s: float) -> Timing:
-    """Time `fn` after `warmup` untimed calls; `repeat` samples, fewer if the budget runs out.
-    Each sample is the mean of enough back-to-back calls to take MIN_SAMPLE_S.
+def measure(fn: Callable[[], object], repeat: int, warmup: int, budget_s: float,
+            settle_s: float = 0.0) -> Timing:
+    """Time `fn` after `warmup` untimed calls and a pause of `settle_s`; `repeat` samples,
+    fewer if the budget runs out. Each sample is the mean of enough back-to-back calls to take
+    MIN_SAMPLE_S.
 
     The budget counts from after the first call, and the first call (which may compile) is not
     used to predict the others; raises Skipped when not even one sample fits in the budget.
@@ -63,6 +65,8 @@ def measure(fn: Callable[[], object], repeat: int, warmup: int, budget_s: float)
             raise Skipped(f"one call takes ~{last:.1f} s; over the {budget_s:.0f} s budget")
         if len(calls) < warmup:
             calls.append(_timed(fn))
+            if len(calls) == warmup:
+                time.sleep(settle_s)
         else:
             number = max(1, min(int(MIN_SAMPLE_S / last) if last else 1,
                                 int((deadline - time.perf_counter()) / max(last, 1e-9))))
