@@ -169,20 +169,19 @@ class Trace:
         is a scalar (a random draw's counters, an optimizer's step count) or depends on no input
         (a tensor created in the call): graph values have no device, such a graph runs on CUDA
         and host inputs are uploaded. False, recording nothing, for any other transfer."""
-        if not out.is_cuda:
-            return False
-        binding = self.bindings.get(id(source))
-        if source.ndim == 0:
-            pass
-        elif binding is not None:
-            owner = binding.value.owner
-            if not isinstance(owner, Operation) or owner.operands:
-                return False
-        elif getattr(source, "_trace_id", None) != self.id:
+        if not out.is_cuda or source.ndim and not self._input_free(source):
             return False
         self.bind(out, self.value_of(source))
         self.made_on_cuda = True
         return True
+
+    def _input_free(self, t: "Tensor") -> bool:
+        """Whether `t`'s value depends on no input of the trace (a tensor made in the call)."""
+        binding = self.bindings.get(id(t))
+        if binding is None:
+            return getattr(t, "_trace_id", None) == self.id
+        owner = binding.value.owner
+        return isinstance(owner, Operation) and not owner.operands
 
     def record_grad(self, t: "Tensor", grad) -> None:
         """Remember the last `.grad` assigned to `t` during the trace."""

@@ -40,8 +40,10 @@ def _lower(module):
 
 
 def _check(module, arrays, rtol=1e-5, atol=1e-6):
+    """Lower, run on the loops interpreter, compare with the graph interpreter; the loops IR."""
     expected = run_function(functions(module)[0], arrays)
-    got = run_loops(_lower(module), arrays)
+    lowered = _lower(module)
+    got = run_loops(lowered, arrays)
     for e, g in zip(expected, got):
         assert g.dtype == e.dtype and g.shape == e.shape
         if e.dtype.kind == "f" or e.dtype == dtypes.bfloat16.numpy:
@@ -49,6 +51,7 @@ def _check(module, arrays, rtol=1e-5, atol=1e-6):
                                        atol=atol)
         else:
             np.testing.assert_array_equal(g, e)
+    return lowered
 
 
 POSITIVE = {"log", "log1p", "sqrt", "rsqrt"}
@@ -104,6 +107,16 @@ def test_integer_pow(dtype):
     x = np.array([3, -2, 7, 1, -1, 0, 5, -1, 2, 0, 3], dtype)
     y = np.array([4, 5, 40, -3, -3, -1, 0, low, 3, 0, low], dtype)
     _check(primitive_graph("pow", [x, y]), [x, y])
+
+
+@pytest.mark.parametrize("exponent", [2.0, 3.0, 2.5])
+def test_float_pow_by_a_small_integer_constant_is_products(exponent):
+    """x**2 and x**3 (GELU's) lower to multiplications, as PyTorch computes them; other
+    exponents keep math.powf. Special values (inf, nan, -0.0) agree with NumPy's pow."""
+    x = np.concatenate([_rand(20), np.array([np.inf, -np.inf, np.nan, -0.0, 0.0], F32)])
+    module = _fused(lambda t: t ** exponent, ember.tensor(x))
+    lowered = _check(module, [x], rtol=1e-6)
+    assert ("math.powf" in str(lowered)) == (exponent == 2.5)
 
 
 def test_where():
