@@ -207,3 +207,39 @@ def test_unknown_operation_is_reported():
     module = elementwise("bad", "math.cbrt", (4,))
     with pytest.raises(NotImplementedError, match="math.cbrt"):
         compile_loops(module)
+
+
+# --- coalescing a loop with the loop nested in it ---------------------------------------------
+
+def _loop_bounds(fn, *arrays) -> set[int]:
+    """The constant upper bounds of the loops in the (unoptimised) LLVM IR of fn's graph."""
+    import ember
+    from ember.ir import parse
+
+    loops = parse(ember.jit(fn).lower(*(ember.tensor(a) for a in arrays)).as_text("loops"))
+    _, text = translate(loops)
+    return {int(n) for n in re.findall(r"icmp slt i64 %\"?[\w.]+\"?, (\d+)", text)}
+
+
+COALESCING = {
+    # (function, shape, the bound of the one loop over the last two axes, or None)
+    "sum over batch, height, width": (lambda x: x.sum((0, 2, 3)), (4, 3, 5, 7), 35),
+    "elementwise": (lambda x: x * 2.0 + 1.0, (2, 3, 5, 7), 35),
+    "transposed read": (lambda x: x.transpose(2, 3) + 1.0, (2, 3, 5, 5), None),
+    "sliced rows": (lambda x: x[:, :, :, :4] * 2.0, (2, 3, 5, 7), None),
+}
+
+
+@pytest.mark.parametrize("name", list(COALESCING))
+def test_loops_over_adjacent_full_axes_run_as_one(name):
+    """A loop and the loop nested in it run as one loop over the product of their counts
+    when their induction variables only index adjacent axes, the inner one in full (sums over
+    height and width, elementwise ops on small images): the results do not change."""
+    import ember
+
+    fn, shape, bound = COALESCING[name]
+    x = np.random.default_rng(0).standard_normal(shape).astype(np.float32)
+    bounds = _loop_bounds(fn, x)
+    assert (bound in bounds) if bound else not {20, 25, 35} & bounds, bounds
+    got = ember.jit(fn)(ember.tensor(x)).numpy()
+    np.testing.assert_allclose(got, fn(ember.tensor(x)).numpy(), rtol=1e-5, atol=1e-6)

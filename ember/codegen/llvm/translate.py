@@ -12,7 +12,9 @@ Loops are emitted in the canonical shape LLVM's loop passes and vectorizer expec
 with phis for the induction variable and the iter_args, one latch, one exit). A float add,
 multiply, max or min that accumulates into an iter_arg is marked `reassoc nsz`, so that the
 vectorizer may sum in SIMD lanes: reductions then add in a different order than sequentially,
-within float rounding (and may give +0 for -0).
+within float rounding (and may give +0 for -0). A loop whose body is only another loop runs
+as one loop over both when their induction variables only index adjacent axes of memrefs, the
+inner axis in full (`_coalescible`): short rows (24-wide images) then make long vector loops.
 
 A loop nest marked `ember.kernel = "<name>"` is replaced by the hand-written kernel of that name
 (`ember.codegen.llvm.kernels`). A large top-level loop nest whose iterations are independent
@@ -200,12 +202,64 @@ def _for(t: Translator, op: Operation, args) -> list[ir.Value]:
         t.region(op.regions[0], [lower])
         t.top = outer
         return []
+    region, outer_iv = op.regions[0], None
+    inner = _coalescible(t, op, args)
+    if inner is not None:
+        # One loop over both: the inner counter runs over the product, the outer one stays 0.
+        region, outer_iv = inner.regions[0], op.regions[0].blocks[0].arguments[0]
+        t.bind([outer_iv], [ir.Constant(_I64, 0)])
+        upper = ir.Constant(_I64, upper.constant * _counted_from_zero(t, inner.operands[:3]))
     with carried_loop(t.builder, lower, upper, step, inits, "for") as (iv, carried, set_next):
-        yielded = t.region(op.regions[0], [iv, *carried])
+        yielded = t.region(region, [iv, *carried])
         for phi, value in zip(carried, yielded):
             _allow_reassociation(phi, value)
         set_next(yielded)
     return carried
+
+
+def _counted_from_zero(t: Translator, bounds) -> int | None:
+    """The trip count of loop bounds (lower, upper, step) that count from 0 by 1, else None;
+    `bounds` are LLVM values or loops-IR values already translated."""
+    values = [b if isinstance(b, ir.Value) else t.values.get(id(b)) for b in bounds]
+    if not all(isinstance(v, ir.Constant) for v in values):
+        return None
+    lower, upper, step = (v.constant for v in values)
+    return upper if (lower, step) == (0, 1) and upper > 0 else None
+
+
+def _coalescible(t: Translator, loop: Operation, bounds) -> Operation | None:
+    """The loop nested in `loop` when the two can run as one loop over the product of their
+    trip counts, else None. They must count from 0 by 1, `loop`'s body must be only the inner
+    loop, carrying `loop`'s values through, and their induction variables (i, j) may only
+    index adjacent axes of row-major memrefs, as [.., i, j, ..] with axis j of the inner trip
+    count: then i * size + j is the one loop's counter, and long loops over short rows (a sum
+    over height and width, an elementwise op on 24-wide images) vectorize. Of a deeper nest,
+    the innermost pair is the one coalesced."""
+    body = loop.regions[0].blocks[0]
+    if len(body.operations) != 2 or _counted_from_zero(t, bounds[:3]) is None:
+        return None
+    inner, done = body.operations
+    if (inner.name != "scf.for" or done.operands != list(inner.results)
+            or inner.operands[3:] != body.arguments[1:]):
+        return None
+    size = _counted_from_zero(t, inner.operands[:3])
+    inner_body = inner.regions[0].blocks[0]
+    if size is None or _coalescible(t, inner, inner.operands) is not None:
+        return None
+    i, j = body.arguments[0], inner_body.arguments[0]
+    for op in inner.walk():
+        uses = [k for k, v in enumerate(op.operands) if v is i or v is j]
+        if not uses:
+            continue
+        first_index = {"memref.load": 1, "memref.store": 2}.get(op.name)
+        if first_index is None or len(uses) != 2:
+            return None
+        position = uses[0]
+        if (position < first_index or op.operands[position] is not i
+                or op.operands[position + 1] is not j
+                or op.operands[first_index - 1].type.shape[position + 1 - first_index] != size):
+            return None
+    return inner
 
 
 def _if(t: Translator, op: Operation, args) -> list[ir.Value]:
