@@ -82,8 +82,10 @@ class Specialization:
         rest = results[self.n_outputs:]
         for t, array in zip(self.writebacks, rest):
             if isinstance(t._array, np.ndarray):
-                # A graph that runs on CUDA also updates host state (an optimizer's step count).
-                np.copyto(t._array, cuda_eager.move(array, CPU))
+                if not isinstance(array, np.ndarray):
+                    # A graph run on CUDA also updates host state (an optimizer's step count).
+                    array = cuda_eager.move(array, CPU)
+                np.copyto(t._array, array)
             else:
                 cuda_eager.store(t._array, ..., array)
             t._storage.version += 1

@@ -90,10 +90,7 @@ def _rows_beat_threads(chain: list[Operation], inner: list[Operation],
     the partials) takes fewer steps than a thread per row does, counting waves of
     RESIDENT_THREADS: so for few rows with long reductions (bias and weight gradients), not
     for many short ones (convolutions) or small problems."""
-    lengths = [trip_count(op) if analysis_reduction(op, ignored) is not None
-               else nest_length(nest) if (nest := reduction_nest(op)) is not None else None
-               for op in inner]
-    lengths = [n for n in lengths if n]
+    lengths = [n for op in inner if (n := _reduction_length(op, ignored))]
     if not lengths:
         return False
     rows, length = math.prod(trip_count(loop) for loop in chain), max(lengths)
@@ -101,6 +98,14 @@ def _rows_beat_threads(chain: list[Operation], inner: list[Operation],
     per_thread = -(-rows // RESIDENT_THREADS) * length
     per_block = -(-rows * threads // RESIDENT_THREADS) * (-(-length // threads) + COMBINE_STEPS)
     return per_block < per_thread
+
+
+def _reduction_length(op: Operation, ignored: set[Value]) -> int | None:
+    """How many elements `op` combines if it is a reduction loop or a nest of them."""
+    if analysis_reduction(op, ignored) is not None:
+        return trip_count(op)
+    nest = reduction_nest(op)
+    return None if nest is None else nest_length(nest)
 
 
 def _collapsed(kernel: Kernel, op: Operation) -> Operation:

@@ -1,11 +1,15 @@
-"""Graph modules of a single primitive, and loop pipelines checked at every step, for the
-lowering tests."""
+"""Graph modules of a single primitive, loop pipelines checked at every step, and loops IR run
+against the graph interpreter, for the lowering tests."""
+
+import numpy as np
 
 from ember.ir import PRIMITIVES, TensorType, dtypes, parse
-from ember.ir.core import Builder, func_op, module_op
+from ember.ir.core import Builder, func_op, functions, module_op
 from ember.ir.loops_verifier import verify_loops
 from ember.ir.mlir_tools import find_mlir_opt, mlir_opt_plain
 from ember.passes import PassManager
+from ember.runtime.interpreter import run_function
+from ember.runtime.loops_interpreter import run_loops
 
 
 def primitive_graph(name, arrays, **attrs):
@@ -31,3 +35,20 @@ def run_checked(module, pipeline: str):
     if find_mlir_opt() is not None:  # else only Ember's own verifier checks it
         mlir_opt_plain(text)
     return module
+
+
+def check_against_graph(graph_module, pipeline: str, arrays, rtol=1e-5, atol=1e-6):
+    """`graph_module` after `pipeline` (checked as by run_checked), run by the loops (and SIMT)
+    interpreter on `arrays`, gives the graph interpreter's values: floats within tolerance,
+    the rest exactly. The lowered module."""
+    expected = run_function(functions(graph_module)[0], arrays)
+    lowered = run_checked(parse(str(graph_module)), pipeline)
+    got = run_loops(lowered, arrays)
+    for e, g in zip(expected, got):
+        assert g.dtype == e.dtype and g.shape == e.shape
+        if e.dtype.kind == "f" or e.dtype == dtypes.bfloat16.numpy:
+            np.testing.assert_allclose(g.astype(np.float64), e.astype(np.float64), rtol=rtol,
+                                       atol=atol)
+        else:
+            np.testing.assert_array_equal(g, e)
+    return lowered

@@ -14,12 +14,11 @@ import ember.nn.functional as F
 import ember.optim as optim
 from ember.ir import PRIMITIVES, dtypes, parse
 from ember.ir.core import functions, module_op
-from ember.runtime.interpreter import run_function
 from ember.runtime.loops_interpreter import run_loops
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "models"))
 from model_zoo import batch, build, train_step  # noqa: E402
-from primitive_graphs import primitive_graph, run_checked  # noqa: E402
+from primitive_graphs import check_against_graph, primitive_graph, run_checked  # noqa: E402
 
 RNG = np.random.default_rng(0)
 F32, I64 = np.float32, np.int64
@@ -41,17 +40,7 @@ def _lower(module):
 
 def _check(module, arrays, rtol=1e-5, atol=1e-6):
     """Lower, run on the loops interpreter, compare with the graph interpreter; the loops IR."""
-    expected = run_function(functions(module)[0], arrays)
-    lowered = _lower(module)
-    got = run_loops(lowered, arrays)
-    for e, g in zip(expected, got):
-        assert g.dtype == e.dtype and g.shape == e.shape
-        if e.dtype.kind == "f" or e.dtype == dtypes.bfloat16.numpy:
-            np.testing.assert_allclose(g.astype(np.float64), e.astype(np.float64), rtol=rtol,
-                                       atol=atol)
-        else:
-            np.testing.assert_array_equal(g, e)
-    return lowered
+    return check_against_graph(module, "lower-to-loops", arrays, rtol, atol)
 
 
 POSITIVE = {"log", "log1p", "sqrt", "rsqrt"}
@@ -185,8 +174,7 @@ def test_matmul(x_shape, y_shape):
 def test_matmul_int64_and_kernel_marker():
     x, y = _ints(2, 3), _ints(3, 2)
     module = primitive_graph("matmul", [x, y])
-    _check(module, [x, y])
-    assert 'ember.kernel = "matmul"' in str(module)
+    assert 'ember.kernel = "matmul"' in str(_check(module, [x, y]))
 
 
 @pytest.mark.parametrize("stride, padding, dilation, groups", [

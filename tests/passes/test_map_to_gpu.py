@@ -17,10 +17,9 @@ from ember.ir import parse
 from ember.ir.core import functions
 from ember.passes import PassManager
 from ember.passes.lowering.emitter import LoweringError
-from ember.runtime.interpreter import run_function
 from ember.runtime.loops_interpreter import run_loops
 from model_zoo import MODELS, batch, build, train_step
-from primitive_graphs import primitive_graph, run_checked  # noqa: E402
+from primitive_graphs import check_against_graph, primitive_graph, run_checked  # noqa: E402
 
 RNG = np.random.default_rng(0)
 
@@ -36,14 +35,8 @@ def _mappings(module):
 
 def _check(graph_module, arrays, rtol=1e-5, atol=1e-6):
     """Map, run on the SIMT interpreter, compare with the graph interpreter; the mapped IR."""
-    expected = run_function(functions(graph_module)[0], arrays)
-    mapped = _map(graph_module)
-    got = run_loops(mapped, arrays)
-    for e, g in zip(expected, got):
-        assert g.dtype == e.dtype and g.shape == e.shape
-        np.testing.assert_allclose(g.astype(np.float64), e.astype(np.float64), rtol=rtol,
-                                   atol=atol)
-    return mapped
+    return check_against_graph(graph_module, "lower-to-loops,fuse-rows,map-to-gpu", arrays,
+                               rtol, atol)
 
 
 def _fused(fn, *args):

@@ -202,13 +202,13 @@ def _for(t: Translator, op: Operation, args) -> list[ir.Value]:
         t.region(op.regions[0], [lower])
         t.top = outer
         return []
-    region, outer_iv = op.regions[0], None
-    inner = _coalescible(t, op, args)
-    if inner is not None:
+    region = op.regions[0]
+    coalesced = _coalescible(t, op, args)
+    if coalesced is not None:
         # One loop over both: the inner counter runs over the product, the outer one stays 0.
-        region, outer_iv = inner.regions[0], op.regions[0].blocks[0].arguments[0]
-        t.bind([outer_iv], [ir.Constant(_I64, 0)])
-        upper = ir.Constant(_I64, upper.constant * _counted_from_zero(t, inner.operands[:3]))
+        inner, size = coalesced
+        t.bind(region.blocks[0].arguments[:1], [ir.Constant(_I64, 0)])
+        region, upper = inner.regions[0], ir.Constant(_I64, upper.constant * size)
     with carried_loop(t.builder, lower, upper, step, inits, "for") as (iv, carried, set_next):
         yielded = t.region(region, [iv, *carried])
         for phi, value in zip(carried, yielded):
@@ -227,9 +227,9 @@ def _counted_from_zero(t: Translator, bounds) -> int | None:
     return upper if (lower, step) == (0, 1) and upper > 0 else None
 
 
-def _coalescible(t: Translator, loop: Operation, bounds) -> Operation | None:
-    """The loop nested in `loop` when the two can run as one loop over the product of their
-    trip counts, else None. They must count from 0 by 1, `loop`'s body must be only the inner
+def _coalescible(t: Translator, loop: Operation, bounds) -> tuple[Operation, int] | None:
+    """The loop nested in `loop` and its trip count when the two can run as one loop over the
+    product of their trip counts, else None. They must count from 0 by 1, `loop`'s body must be only the inner
     loop, carrying `loop`'s values through, and their induction variables (i, j) may only
     index adjacent axes of row-major memrefs, as [.., i, j, ..] with axis j of the inner trip
     count: then i * size + j is the one loop's counter, and long loops over short rows (a sum
@@ -259,7 +259,7 @@ def _coalescible(t: Translator, loop: Operation, bounds) -> Operation | None:
                 or op.operands[position + 1] is not j
                 or op.operands[first_index - 1].type.shape[position + 1 - first_index] != size):
             return None
-    return inner
+    return inner, size
 
 
 def _if(t: Translator, op: Operation, args) -> list[ir.Value]:
