@@ -121,7 +121,7 @@ def _lower_text(graph_text: str) -> Operation:
 
 def _compile(key_text: str, loops: Callable[[], Operation]) -> CpuKernel:
     """The kernel of `key_text` from the cache, or compiled from `loops()` and stored."""
-    key = cache.key(key_text, target.SETTINGS)
+    key = cache.key(key_text, f"{target.SETTINGS}; {parallel.settings()}")
     payload = cache.load(key)
     if payload is not None:
         entry, arguments, error_ops, scratch_bytes, obj = _unpack(payload)

@@ -96,8 +96,10 @@ class _Float:
         return self.b.select(cond, self.v(a), self.v(b))
 
     def clamp(self, x, lo, hi):
-        """x limited to [lo, hi]; NaN stays NaN."""
-        return self.select(self.cmp(">", x, hi), hi, self.select(self.cmp("<", x, lo), lo, x))
+        """x limited to [lo, hi]; NaN stays NaN. Each bound is one compare-and-select of the
+        result so far, the shape x86 does in one max or min instruction."""
+        above = self.select(self.cmp("<", x, lo), lo, x)
+        return self.select(self.cmp(">", above, hi), hi, above)
 
     def unary(self, intrinsic: str, x) -> ir.Value:
         return call_intrinsic(self.b, intrinsic, self.v(x))
@@ -159,11 +161,15 @@ def exp(f: _Float, x) -> ir.Value:
     lo, hi = _EXP_RANGE[f.bits]
     ln2_hi, ln2_lo = _LN2_SPLIT[f.bits]
     xc = f.clamp(x, lo, hi)
-    n = f.unary("llvm.roundeven", f.mul(xc, 1.0 / math.log(2.0)))
+    # Adding 1.5 * 2**mantissa_bits rounds x / ln2 to an integer n (to nearest, ties even),
+    # which lands in the low bits of the sum: n as an integer costs one integer subtraction,
+    # and a NaN flows through as a NaN (fptosi of a NaN would be poison).
+    shifter = 1.5 * 2.0 ** f.mantissa_bits
+    shifted = f.add(f.mul(xc, 1.0 / math.log(2.0)), shifter)
+    n = f.sub(shifted, shifter)
     r = f.sub(f.sub(xc, f.mul(n, ln2_hi)), f.mul(n, ln2_lo))
     p = f.poly(r, _EXP_POLY[f.bits])
-    y = f.ldexp(p, f.b.fptosi(n, f.int))
-    return f.select(f.isnan(x), x, y)
+    return f.ldexp(p, f.b.sub(f.to_bits(shifted), f.to_bits(shifter)))
 
 
 # Terms of R(z) = 2z/3 + 2z^2/5 + ... in log(1+f) = f - (f^2/2 - s (f^2/2 + R(s^2))):

@@ -154,3 +154,18 @@ def test_key_follows_cpu_ir_and_settings():
     assert base != cache.key("ir text", "O2", host)
     for part in ("llvm ", "llvmlite ", "cpu ", "features "):
         assert part in host
+
+
+def test_kernels_split_another_way_are_not_served(cache_dir, monkeypatch):
+    """Compiled code bakes in how loops are split across threads (the host's core count, parts
+    per thread): code split another way, as in a cache shared with a machine of another core
+    count, is a miss, not served."""
+    from ember.codegen.llvm import parallel
+
+    assert f"threads {parallel.default_threads()} " in parallel.settings()
+    before = llvm_cpu.COMPILE_COUNT
+    _compile_and_check()
+    monkeypatch.setattr(parallel, "PARTS_PER_THREAD", parallel.PARTS_PER_THREAD + 1)
+    _compile_and_check()
+    assert llvm_cpu.COMPILE_COUNT == before + 2
+    assert len(_entries(cache_dir)) == 2

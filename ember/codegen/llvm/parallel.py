@@ -35,6 +35,13 @@ def default_threads() -> int:
     return max(1, min(MAX_THREADS, os.cpu_count() or 1))
 
 
+def settings() -> str:
+    """How loops are split across threads: compiled code bakes the split in (its chunk
+    tables), so this is part of every cache key; a cache shared by machines with different
+    core counts then never serves one the other's code."""
+    return f"threads {default_threads()} parts {PARTS_PER_THREAD} min-work {MIN_PARALLEL_WORK}"
+
+
 def chunks(total: int, parts: int, grain: int = 1) -> list[tuple[int, int]]:
     """[0, total) cut into at most `parts` non-empty ranges whose bounds are multiples of
     `grain` (except `total`), as even as that allows."""
