@@ -26,7 +26,7 @@ from ember.ir.dtypes import from_name
 from ember.ir.types import MemRefType
 
 # From a fused graph to the loops IR that is translated to LLVM.
-LOOPS_PIPELINE = "lower-to-loops,fuse-rows,reuse-row-values,hoist-reciprocals"
+LOOPS_PIPELINE = "lower-to-loops,fuse-rows,reuse-row-values,hoist-reciprocals,donate-buffers"
 # Counts compilations that ran LLVM (cache misses), so tests can see a hit skip them.
 COMPILE_COUNT = 0
 
@@ -40,13 +40,16 @@ class CpuKernel:
     """
 
     def __init__(self, entry: str, arguments: list[MemRefType], error_ops: list[str],
-                 scratch_bytes: int, engine: llvm.ExecutionEngine,
-                 loops: Callable[[], Operation],
+                 scratch_bytes: int, results_in_arguments: list[tuple[int, int]],
+                 engine: llvm.ExecutionEngine, loops: Callable[[], Operation],
                  optimized: llvm.ModuleRef | None = None) -> None:
         self.entry = entry
         self.arguments = arguments
         self.error_ops = error_ops  # names for the status buffer's op indices
         self.scratch_bytes = scratch_bytes
+        # (result, argument) positions: results stored in an argument's buffer, whose own
+        # memref argument is gone (see `donate-buffers`)
+        self.results_in_arguments = results_in_arguments
         self.engine = engine  # owns the machine code; must outlive every call
         self.address = engine.get_function_address(entry)
         self._loops = loops
@@ -124,8 +127,9 @@ def _compile(key_text: str, loops: Callable[[], Operation]) -> CpuKernel:
     key = cache.key(key_text, f"{target.SETTINGS}; {parallel.settings()}")
     payload = cache.load(key)
     if payload is not None:
-        entry, arguments, error_ops, scratch_bytes, obj = _unpack(payload)
-        return CpuKernel(entry, arguments, error_ops, scratch_bytes, load_object(obj), loops)
+        entry, arguments, error_ops, scratch_bytes, donated, obj = _unpack(payload)
+        return CpuKernel(entry, arguments, error_ops, scratch_bytes, donated, load_object(obj),
+                         loops)
     global COMPILE_COUNT
     COMPILE_COUNT += 1
     loops_module = loops()
@@ -134,7 +138,8 @@ def _compile(key_text: str, loops: Callable[[], Operation]) -> CpuKernel:
     obj = target.emit_object(module)
     cache.store(key, _pack(translation, obj))
     kernel = CpuKernel(translation.entry, translation.arguments, translation.error_ops,
-                       translation.scratch_bytes, load_object(obj), lambda: loops_module, module)
+                       translation.scratch_bytes, translation.results_in_arguments,
+                       load_object(obj), lambda: loops_module, module)
     kernel.llvm_ir = text  # fills the cached property: this text was just made
     return kernel
 
@@ -149,13 +154,16 @@ def _pack(translation: Translation, obj: bytes) -> bytes:
     """A cache payload: a JSON line describing the kernel, then its object code."""
     meta = {"entry": translation.entry, "error_ops": translation.error_ops,
             "arguments": [[list(t.shape), t.dtype.name] for t in translation.arguments],
-            "scratch_bytes": translation.scratch_bytes}
+            "scratch_bytes": translation.scratch_bytes,
+            "results_in_arguments": translation.results_in_arguments}
     return json.dumps(meta).encode() + b"\n" + obj
 
 
-def _unpack(payload: bytes) -> tuple[str, list[MemRefType], list[str], int, bytes]:
+def _unpack(payload: bytes) -> tuple[str, list[MemRefType], list[str], int,
+                                     list[tuple[int, int]], bytes]:
     line, _, obj = payload.partition(b"\n")
     meta = json.loads(line)
     arguments = [MemRefType(tuple(shape), from_name(dtype))
                  for shape, dtype in meta["arguments"]]
-    return meta["entry"], arguments, meta["error_ops"], meta["scratch_bytes"], obj
+    donated = [(result, argument) for result, argument in meta["results_in_arguments"]]
+    return meta["entry"], arguments, meta["error_ops"], meta["scratch_bytes"], donated, obj

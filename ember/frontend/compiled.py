@@ -85,7 +85,8 @@ class Specialization:
                 if not isinstance(array, np.ndarray):
                     # A graph run on CUDA also updates host state (an optimizer's step count).
                     array = cuda_eager.move(array, CPU)
-                np.copyto(t._array, array)
+                if array is not t._array:  # else the kernel updated the tensor's buffer
+                    np.copyto(t._array, array)
             else:
                 cuda_eager.store(t._array, ..., array)
             t._storage.version += 1
@@ -258,6 +259,7 @@ def trace_call(name: str, fn: Callable, args: tuple, kwargs: dict, args_flat: li
     fwd, bwd, n_residuals, fused, dumps = optimize(
         trace.module, backward[0] if backward else None, len(residuals), pipeline, after_pass)
     stages["fused"] = [fused]
+    _offer_buffers(fwd, trace, writebacks, len(out_tensors), args_flat)
     compile_module = compile_for(_device_type(trace, args_flat))
     forward = Graph(fwd, trace.sources, compile_module(fwd))
     spec = Specialization(forward, out_structure, out_static, len(out_tensors), writebacks, grads,
@@ -280,6 +282,23 @@ def trace_call(name: str, fn: Callable, args: tuple, kwargs: dict, args_flat: li
         for stage, produce in backend_stages.items():
             stages.setdefault(stage, []).append(LazyText(produce))
     return spec, outputs
+
+
+def _offer_buffers(module: Operation, trace: tracing.Trace, writebacks: list[Tensor],
+                   n_outputs: int, args_flat: list) -> None:
+    """Mark the forward function's write-back results as storable into the buffers of the
+    arguments they update (`ember.donate`; see the `donate-buffers` pass), for tensors whose
+    storage no other argument shares."""
+    tensors = [_fetch_tensor(source, args_flat) if source[0] in ("arg", "tensor") else None
+               for source in trace.sources]
+    pairs = []
+    for i, t in enumerate(writebacks):
+        slots = [j for j, other in enumerate(tensors)
+                 if other is not None and other._storage is t._storage]
+        if len(slots) == 1 and tensors[slots[0]] is t:
+            pairs += [n_outputs + i, slots[0]]
+    if pairs:
+        module.regions[0].blocks[0].operations[0].attributes["ember.donate"] = tuple(pairs)
 
 
 class LazyText:

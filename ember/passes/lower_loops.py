@@ -7,7 +7,9 @@ Every func.func of the module becomes a kernel entry with the loop-level calling
 Results are written into their memrefs (destination passing); the status buffer stays zero, or
 gets [1, op index, bad index, axis size] from the first out-of-range gather/scatter_add index,
 where the op index counts the names in the function's `ember.error_ops` attribute
-("gather,scatter_add,...", one entry per such op in order of appearance).
+("gather,scatter_add,...", one entry per such op in order of appearance). A graph function's
+`ember.donate` pairs (result, argument) are carried over as memref argument positions, for
+`donate-buffers`.
 
 Each `ember.fusion` (or plain ember op) becomes one kernel: a loop nest per shape its yielded
 values have (elementwise and movement ops are computed inside it, at the element being
@@ -107,6 +109,11 @@ def lower_function(func: Operation) -> Operation:
     em.finish()
     if em.error_ops:
         kernel.attributes["ember.error_ops"] = ",".join(em.error_ops)
+    donate = func.attributes.get("ember.donate", ())
+    if donate:
+        # (result, argument) of the graph function as positions among the memref arguments
+        kernel.attributes["ember.donate"] = tuple(
+            n for r, a in zip(donate[::2], donate[1::2]) for n in (len(ft.inputs) + r, a))
     return kernel
 
 

@@ -6,6 +6,7 @@ import ctypes
 import math
 import sys
 import threading
+from collections import Counter
 from typing import Callable, Sequence
 
 import numpy as np
@@ -27,7 +28,9 @@ class LlvmExecutable:
     The pointer array and the status buffer are built once. Each output is written into an
     array that no one else references any more, recycled from earlier calls, or else a fresh
     one: large results then cost neither an allocation nor first-touch page faults per call,
-    and an array a caller still holds is never overwritten. Recycled arrays keep their address
+    and an array a caller still holds is never overwritten. A result the kernel stores into an
+    input's buffer (`donate-buffers`) is that input's array, updated in place; an input array
+    that may not be written (read-only, or sharing memory with another input) is copied first. Recycled arrays keep their address
     beside them, and so do inputs that are this kernel's earlier outputs (a training step's
     parameters): reading `array.ctypes.data` costs more than a microsecond. Calls from
     several threads take turns (the foreign call releases the GIL, and the pointer array is
@@ -38,6 +41,9 @@ class LlvmExecutable:
         self.kernel = kernel
         self.inputs = kernel.arguments[:input_count]
         self.outputs = kernel.arguments[input_count:-1]
+        # (result index, input index) of the results returned in an input's buffer
+        self._donated = sorted((position - input_count, argument)
+                               for position, argument in kernel.results_in_arguments)
         self._call = ctypes.CFUNCTYPE(None, ctypes.c_void_p)(kernel.address)
         # The arguments' pointers, then the scratch arena's (allocated once, for every call).
         self._pointers = (ctypes.c_void_p * (len(kernel.arguments) + 1))()
@@ -57,11 +63,28 @@ class LlvmExecutable:
             raise ValueError(f"expected {len(self.inputs)} inputs, got {len(inputs)}")
         with self._lock:
             arrays = self._bind_inputs(inputs)  # converted inputs live until the call returns
+            if self._donated:
+                self._protect_donated(arrays)
             outputs = self._bind_outputs(len(arrays))
             self._call(self._pointers)
             if self._status[0]:
                 self._raise_status()
+        for result, argument in self._donated:
+            outputs.insert(result, arrays[argument])
         return outputs
+
+    def _protect_donated(self, arrays: list[np.ndarray]) -> None:
+        """Replace each input the kernel writes by a copy if writing it in place could be seen
+        through another input, or is not allowed."""
+        roots = Counter(id(a if a.base is None else a.base) for a in arrays)
+        for _, slot in self._donated:
+            array = arrays[slot]
+            if array.flags.writeable and roots[id(array if array.base is None else array.base)] == 1:
+                continue
+            copy = _aligned_empty(array.shape, array.dtype)
+            np.copyto(copy, array)
+            arrays[slot] = copy
+            self._pointers[slot] = _address(copy)
 
     def _bind_inputs(self, inputs: Sequence[np.ndarray]) -> list[np.ndarray]:
         """The inputs as C-contiguous arrays of the kernel's dtypes, their pointers stored."""

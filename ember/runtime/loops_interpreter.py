@@ -25,6 +25,7 @@ _UNSIGNED = {np.dtype(np.int64): np.uint64, np.dtype(np.int32): np.uint32,
 def run_loops(module: Operation, inputs: Sequence[np.ndarray],
               name: str | None = None) -> list[np.ndarray]:
     """Run kernel entry `name` (default: the first function) on `inputs`: its result arrays.
+    A result stored in an input's buffer (`donate-buffers`) is a copy of that input, updated.
 
     Raises IndexError naming the op when the kernel reports an out-of-range index.
     """
@@ -35,7 +36,10 @@ def run_loops(module: Operation, inputs: Sequence[np.ndarray],
     types = func.attributes["function_type"].inputs
     if len(inputs) > len(types) - 1:
         raise ValueError(f"run_loops: {len(inputs)} inputs for a kernel of {len(types)} buffers")
-    buffers = [np.asarray(x, t.dtype.numpy, order="C") for x, t in zip(inputs, types)]
+    donated = func.attributes.get("ember.results_in_arguments", ())
+    written = set(donated[1::2])
+    buffers = [np.array(x, t.dtype.numpy, order="C", copy=i in written or None)
+               for i, (x, t) in enumerate(zip(inputs, types))]
     outputs = [np.zeros(t.shape, t.dtype.numpy) for t in types[len(inputs):-1]]
     status = np.zeros(4, np.int64)
     with np.errstate(all="ignore"):
@@ -43,6 +47,8 @@ def run_loops(module: Operation, inputs: Sequence[np.ndarray],
     if status[0]:
         error_ops = func.attributes.get("ember.error_ops", "")
         raise index_error(status, error_ops.split(",") if error_ops else [])
+    for position, argument in sorted(zip(donated[::2], donated[1::2])):
+        outputs.insert(position - len(inputs), buffers[argument])
     return outputs
 
 

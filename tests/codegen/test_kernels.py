@@ -42,7 +42,8 @@ def _compiled(fn, arrays, threads: int) -> LlvmExecutable:
     target.optimize(module)
     engine = load_object(target.emit_object(module))
     kernel = CpuKernel(translation.entry, translation.arguments, translation.error_ops,
-                       translation.scratch_bytes, engine, lambda: loops, module)
+                       translation.scratch_bytes, translation.results_in_arguments, engine,
+                       lambda: loops, module)
     return LlvmExecutable(kernel, len(arrays))
 
 

@@ -387,6 +387,43 @@ def test_inplace_update_of_captured_tensor_is_written_back():
     assert f.trace_count == 1
 
 
+def test_training_step_updates_parameters_in_their_buffers():
+    """A compiled step stores the new parameters and momentum straight into their tensors'
+    buffers (donate-buffers: no write-back copy), so arrays held from before see the values,
+    which match eager; a step whose loss raises IndexError changes nothing, as in eager."""
+    def training(seed):
+        ember.manual_seed(seed)
+        model = nn.Linear(4, 3)
+        opt = ember.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+
+        def step(x, y):
+            opt.zero_grad()
+            loss = F.cross_entropy(model(x), y)
+            loss.backward()
+            opt.step()
+            return loss.detach()
+        return model, opt, step
+
+    model, opt, step = training(0)
+    twin, _, eager_step = training(0)
+    compiled = ember.jit(step, backend="llvm")
+    x, y = ember.randn(8, 4), ember.randint(0, 3, (8,))
+    held = model.weight.detach().numpy()
+    for _ in range(3):
+        _close(compiled(x, y), eager_step(x, y))
+    assert "ember.results_in_arguments" in compiled.lower(x, y).as_text("loops")
+    for p, q in zip(model.parameters(), twin.parameters()):
+        _close(p.detach(), q.detach())
+    np.testing.assert_array_equal(held, model.weight.detach().numpy())
+    momentum = opt.state[model.weight]["momentum_buffer"].numpy().copy()
+    before = [p.detach().numpy().copy() for p in model.parameters()]
+    with pytest.raises(IndexError):
+        compiled(x, ember.full((8,), 7, dtype=ember.int64))
+    for p, old in zip(model.parameters(), before):
+        np.testing.assert_array_equal(p.detach().numpy(), old)
+    np.testing.assert_array_equal(opt.state[model.weight]["momentum_buffer"].numpy(), momentum)
+
+
 def test_module_buffer_counter_is_written_back():
     class Counting(nn.Module):
         def __init__(self):

@@ -24,7 +24,7 @@ whose outer loop range is split across threads (`ember.codegen.llvm.parallel`).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Callable
 
 import llvmlite.binding as llvm
@@ -65,6 +65,9 @@ class Translation:
     arguments: list[MemRefType]  # the kernel's buffer arguments, in order
     error_ops: list[str]  # the func's `ember.error_ops`: names for status op indices
     scratch_bytes: int  # the size of the scratch arena, the pointer after the arguments
+    # (result, argument) positions of the signature before `donate-buffers` removed each
+    # result's memref: the result is returned in that argument's buffer
+    results_in_arguments: list[tuple[int, int]] = field(default_factory=list)
 
 
 def llvm_scalar(t: ScalarType) -> ir.Type:
@@ -410,8 +413,10 @@ def translate_module(module: Operation, threads: int | None = None) -> Translati
     translator.builder.ret_void()
     entry = _entry_function(llvm_module, kernel, name)
     error_ops = func.attributes.get("ember.error_ops", "")
+    donated = func.attributes.get("ember.results_in_arguments", ())
     return Translation(llvm_module, entry.name, memrefs,
-                       error_ops.split(",") if error_ops else [], translator.scratch_bytes)
+                       error_ops.split(",") if error_ops else [], translator.scratch_bytes,
+                       list(zip(donated[::2], donated[1::2])))
 
 
 def _entry_function(module: ir.Module, kernel: ir.Function, name: str) -> ir.Function:
