@@ -46,6 +46,8 @@ CASES = [
     ((1, 4, 13, 21), (6, 2, 3, 2), (1, 3), (2, 1), (2, 1), 2),
     ((3, 6, 10, 35), (6, 1, 3, 3), (1, 1), (1, 1), (1, 1), 6),  # depthwise
     ((2, 2, 7, 7), (3, 2, 1, 1), (2, 2), (0, 0), (1, 1), 1),
+    ((2, 3, 26, 26), (8, 3, 3, 3), (1, 1), (0, 0), (1, 1), 1),  # the CNN's rows of 24
+    ((2, 4, 24, 24), (8, 4, 3, 3), (1, 1), (2, 2), (1, 1), 1),  # and of 26
     ((2, 3, 20, 22), (5, 3, 18, 19), (1, 1), (1, 0), (1, 1), 1),
     ((1, 4, 20, 40), (4, 2, 5, 17), (1, 2), (3, 2), (2, 2), 2),
 ]
@@ -57,6 +59,7 @@ def test_conv2d_matches_torch(kernel_calls, x_shape, w_shape, stride, padding, d
     x, w = _array(*x_shape), _array(*w_shape)
     attrs = dict(stride=stride, padding=padding, dilation=dilation, groups=groups)
     fn = ember.jit(lambda a, b: F.conv2d(a, b, **attrs), backend="llvm")
+    fn(ember.tensor(x), ember.tensor(w))  # traces: eager code computes this call
     got = fn(ember.tensor(x), ember.tensor(w)).numpy()
     np.testing.assert_allclose(got, _reference(x, w, **attrs), rtol=1e-4, atol=1e-4)
     assert kernel_calls == [True]
