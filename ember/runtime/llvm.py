@@ -28,11 +28,12 @@ class LlvmExecutable:
     The pointer array and the status buffer are built once. Each output is written into an
     array that no one else references any more, recycled from earlier calls, or else a fresh
     one: large results then cost neither an allocation nor first-touch page faults per call,
-    and an array a caller still holds is never overwritten. A result the kernel stores into an
-    input's buffer (`donate-buffers`) is that input's array, updated in place; an input array
-    that may not be written (read-only, or sharing memory with another input) is copied first. Recycled arrays keep their address
+    and an array a caller still holds is never overwritten. Recycled arrays keep their address
     beside them, and so do inputs that are this kernel's earlier outputs (a training step's
-    parameters): reading `array.ctypes.data` costs more than a microsecond. Calls from
+    parameters): reading `array.ctypes.data` costs more than a microsecond. A result the
+    kernel stores into an input's buffer (`donate-buffers`) is that input's array, updated in
+    place; an input that may not be written (read-only, or sharing memory with another input)
+    is copied first. Calls from
     several threads take turns (the foreign call releases the GIL, and the pointer array is
     shared).
     """
@@ -76,10 +77,10 @@ class LlvmExecutable:
     def _protect_donated(self, arrays: list[np.ndarray]) -> None:
         """Replace each input the kernel writes by a copy if writing it in place could be seen
         through another input, or is not allowed."""
-        roots = Counter(id(a if a.base is None else a.base) for a in arrays)
+        roots = Counter(id(_owner(a)) for a in arrays)
         for _, slot in self._donated:
             array = arrays[slot]
-            if array.flags.writeable and roots[id(array if array.base is None else array.base)] == 1:
+            if array.flags.writeable and roots[id(_owner(array))] == 1:
                 continue
             copy = _aligned_empty(array.shape, array.dtype)
             np.copyto(copy, array)
@@ -142,6 +143,11 @@ def _unreferenced(pairs: list[tuple[np.ndarray, int]]) -> tuple[np.ndarray, int]
                                             or sys.getrefcount(array.base) == 2):
             return pairs.pop(i)
     return None
+
+
+def _owner(array: np.ndarray):
+    """The object owning `array`'s memory (NumPy points every view at it)."""
+    return array if array.base is None else array.base
 
 
 def _aligned_empty(shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:

@@ -19,7 +19,8 @@ SCALE = f'    %c = "ember.full"() {{dtype = "float32", shape = array<i64>, value
         f': () -> tensor<f32>\n'
 STEP = f'    %u = "ember.mul"(%g, %c) : ({F}, tensor<f32>) -> {F}\n' \
        f'    %r = "ember.sub"(%w, %u) : ({F}, {F}) -> {F}\n'
-SUM = f'    %s = "ember.sum"(%w) {{axes = array<i64: 0, 1>, keepdim = false}} : ({F}) -> tensor<f32>\n'
+SUM = f'    %s = "ember.sum"(%w) {{axes = array<i64: 0, 1>, keepdim = false}} ' \
+      f': ({F}) -> tensor<f32>\n'
 GATHER = '    %x = "ember.gather"(%g, %i) {axis = 0 : i64} : ' \
          f'({F}, tensor<2x4xi64>) -> tensor<2x4xf32>\n'
 
