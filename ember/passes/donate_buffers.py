@@ -12,7 +12,8 @@ function's `ember.results_in_arguments` then lists the pairs done (positions in 
 before the removal), and the runtime hands back those arguments' buffers as the results.
 
 Safe means, over the top-level ops of the function body:
-- one op N stores to the result, with a single store; nothing in N loads the result, and
+- one op N stores to the result, with a single store whose indices are the induction variables
+  of the loops around it (each element is written once); nothing in N loads the result, and
   nothing before N touches it;
 - every load of the argument in N sits in that store's block, before it, at the same indices:
   each element is read and then overwritten in one iteration (an elementwise update);
@@ -26,6 +27,7 @@ from __future__ import annotations
 from ember.ir.attributes import ScalarAttr
 from ember.ir.core import Block, Operation, Value, uses
 from ember.ir.types import INDEX, ScalarType
+from ember.passes.loop_analysis import constant_value, trip_count
 from ember.passes.pass_manager import Pass, register_pass
 
 _I1, _I64 = ScalarType("i1"), ScalarType("i64")
@@ -62,6 +64,8 @@ def _writer(body: Block, result: Value, argument: Value) -> Operation | None:
         return None
     store = stores[0]
     writer = _top_level(body, store)
+    if not _stores_each_element_once(store, writer):
+        return None
     position = body.operations.index(writer)
     for op in result_uses:
         top = _top_level(body, op)
@@ -78,6 +82,23 @@ def _writer(body: Block, result: Value, argument: Value) -> Operation | None:
                                   and op.operands[1:] == indices):
             return None
     return writer
+
+
+def _stores_each_element_once(store: Operation, writer: Operation) -> bool:
+    """Whether each iteration of the loops around `store` (up to `writer`) writes its own
+    element: every index is the induction variable of one of them or fixed (a constant, or the
+    variable of a loop of one iteration), and every loop of more iterations gives an index."""
+    varying, fixed = [], []
+    op = store
+    while op is not writer:
+        op = op.parent.parent.parent
+        if op.name == "scf.for":
+            iv = op.regions[0].blocks[0].arguments[0]
+            (fixed if trip_count(op) == 1 else varying).append(iv)
+    indices = store.operands[2:]
+    return (all(any(i is v for i in indices) for v in varying)
+            and all(any(i is v for v in varying + fixed) or constant_value(i) is not None
+                    for i in indices))
 
 
 def _reports_errors(op: Operation, status: Value) -> bool:

@@ -134,3 +134,41 @@ def test_a_shared_or_read_only_input_is_copied_before_it_is_written():
     # w passed as both arguments: the update must not be seen through the other one
     result = run([w, w])[0]
     np.testing.assert_allclose(result, w - w * np.float32(0.5), rtol=1e-6)
+
+
+REPEATED = """module {
+  func.func @f(%arg0: memref<4xf32>, %arg1: memref<4xf32>, %arg2: memref<4xi64>)
+      attributes {ember.donate = array<i64: 1, 0>} {
+    %0 = "arith.constant"() {value = 0 : index} : () -> index
+    %1 = "arith.constant"() {value = 4 : index} : () -> index
+    %2 = "arith.constant"() {value = 1 : index} : () -> index
+    %3 = "arith.constant"() {value = TRIPS : index} : () -> index
+    %4 = "arith.constant"() {value = 1.0 : f32} : () -> f32
+    "scf.for"(%0, %1, %2) ({
+    ^bb0(%arg3: index):
+      "scf.for"(%0, %3, %2) ({
+      ^bb0(%arg4: index):
+        %5 = "memref.load"(%arg0, %arg3) : (memref<4xf32>, index) -> f32
+        %6 = "arith.addf"(%5, %4) : (f32, f32) -> f32
+        "memref.store"(%6, %arg1, %arg3) : (f32, memref<4xf32>, index) -> ()
+        "scf.yield"() : () -> ()
+      }) : (index, index, index) -> ()
+      "scf.yield"() : () -> ()
+    }) : (index, index, index) -> ()
+    func.return
+  }
+}
+"""
+
+
+@pytest.mark.parametrize("trips", [1, 2])
+def test_an_element_stored_on_several_iterations_is_not_donated(trips):
+    """r[i] = w[i] + 1, stored on each iteration of a loop that does not index it: in place,
+    a second iteration would read the first one's result (w + 2). One iteration is safe."""
+    module = parse(REPEATED.replace("TRIPS", str(trips)))
+    PassManager("donate-buffers").run(module)
+    donated = "ember.results_in_arguments" in functions(module)[0].attributes
+    assert donated == (trips == 1)
+    w = np.arange(4, dtype=np.float32)
+    result = LlvmExecutable(compile_loops(module), 1)([w.copy()])[0]
+    np.testing.assert_array_equal(result, w + 1)
