@@ -26,26 +26,17 @@ from __future__ import annotations
 
 from ember.ir.attributes import ScalarAttr
 from ember.ir.core import Block, Operation, Value, uses
-from ember.ir.types import INDEX, ScalarType
-from ember.passes.loop_analysis import constant_value, trip_count
+from ember.ir.types import INDEX
+from ember.passes.loop_analysis import constant_value, memory_accesses, trip_count
+from ember.passes.lowering.emitter import CMPI, I1, I64
 from ember.passes.pass_manager import Pass, register_pass
 
-_I1, _I64 = ScalarType("i1"), ScalarType("i64")
-_CMPI_EQ = 0
 
-
-def _top_level(body: Block, op: Operation) -> Operation:
-    """The op of the function body that contains `op`."""
-    while op.parent is not body:
-        op = op.parent.parent.parent
-    return op
-
-
-def _accesses(body: Block, memref: Value) -> list[Operation]:
-    """The loads and stores of `memref` in the function body, in program order."""
-    return [op for top in body.operations for op in top.walk()
-            if (op.name == "memref.load" and op.operands[0] is memref)
-            or (op.name == "memref.store" and op.operands[1] is memref)]
+def _accesses(body: Block, memref: Value) -> list[tuple[Operation, Operation, list[Value]]]:
+    """(top-level op of the body, access, indices) of each load and store of `memref`, in
+    program order."""
+    return [(top, op, indices) for top in body.operations
+            for op, accessed, indices in memory_accesses(top) if accessed is memref]
 
 
 def _only_loaded_and_stored(body: Block, memref: Value) -> bool:
@@ -58,28 +49,25 @@ def _writer(body: Block, result: Value, argument: Value) -> Operation | None:
     if result.type != argument.type or not (_only_loaded_and_stored(body, result)
                                             and _only_loaded_and_stored(body, argument)):
         return None
-    result_uses = _accesses(body, result)
-    stores = [op for op in result_uses if op.name == "memref.store"]
+    result_accesses = _accesses(body, result)
+    stores = [(top, op, indices) for top, op, indices in result_accesses
+              if op.name == "memref.store"]
     if len(stores) != 1:
         return None
-    store = stores[0]
-    writer = _top_level(body, store)
+    writer, store, indices = stores[0]
     if not _stores_each_element_once(store, writer):
         return None
-    position = body.operations.index(writer)
-    for op in result_uses:
-        top = _top_level(body, op)
-        if top is writer and op is not store or body.operations.index(top) < position:
-            return None
-    indices = store.operands[2:]
+    order = {id(op): i for i, op in enumerate(body.operations)}
+    position = order[id(writer)]
+    if any(top is writer and op is not store or order[id(top)] < position
+           for top, op, _ in result_accesses):
+        return None
     block = store.parent
-    for op in _accesses(body, argument):
-        top = _top_level(body, op)
-        if op.name == "memref.store" or body.operations.index(top) > position:
+    for top, op, at in _accesses(body, argument):
+        if op.name == "memref.store" or order[id(top)] > position:
             return None
-        if top is writer and not (op.parent is block
-                                  and block.operations.index(op) < block.operations.index(store)
-                                  and op.operands[1:] == indices):
+        if top is writer and not (op.parent is block and at == indices and
+                                  block.operations.index(op) < block.operations.index(store)):
             return None
     return writer
 
@@ -102,17 +90,17 @@ def _stores_each_element_once(store: Operation, writer: Operation) -> bool:
 
 
 def _reports_errors(op: Operation, status: Value) -> bool:
-    return any(inner.name == "memref.store" and inner.operands[1] is status
-               for inner in op.walk())
+    return any(inner.name == "memref.store" and memref is status
+               for inner, memref, _ in memory_accesses(op))
 
 
 def _guard(body: Block, writer: Operation, status: Value) -> None:
     """Run `writer` only if the status word says no error was reported."""
     index = body.operations.index(writer)
     zero_index = Operation("arith.constant", [], [INDEX], {"value": ScalarAttr(0, INDEX)})
-    zero = Operation("arith.constant", [], [_I64], {"value": 0})
-    word = Operation("memref.load", [status, zero_index.result], [_I64])
-    ok = Operation("arith.cmpi", [word.result, zero.result], [_I1], {"predicate": _CMPI_EQ})
+    zero = Operation("arith.constant", [], [I64], {"value": 0})
+    word = Operation("memref.load", [status, zero_index.result], [I64])
+    ok = Operation("arith.cmpi", [word.result, zero.result], [I1], {"predicate": CMPI["eq"]})
     guarded = Operation("scf.if", [ok.result], regions=2)
     then, otherwise = guarded.regions[0].add_block(), guarded.regions[1].add_block()
     body.operations.remove(writer)

@@ -1,12 +1,12 @@
 """Facts about loops-IR loops that several loop passes ask: constant bounds, trip counts,
-whether a value is defined outside a loop."""
+whether a value is defined outside a loop, which op of a block contains another."""
 
 from __future__ import annotations
 
 from typing import Iterator
 
 from ember.ir.attributes import ScalarAttr
-from ember.ir.core import Operation, Value
+from ember.ir.core import Block, Operation, Value
 
 
 def constant_value(value: Value) -> int | float | bool | None:
@@ -35,6 +35,15 @@ def defined_outside(value: Value, loop: Operation) -> bool:
         op = block.parent.parent if block.parent is not None else None
         block = op.parent if op is not None else None
     return True
+
+
+def ancestor_in(op: Operation, block: Block) -> Operation | None:
+    """The op of `block` that contains `op` (or is it); None if `op` is not inside `block`."""
+    while op is not None:
+        if op.parent is block:
+            return op
+        op = op.parent.parent.parent if op.parent is not None and op.parent.parent else None
+    return None
 
 
 def memory_accesses(root: Operation) -> Iterator[tuple[Operation, Value, list[Value]]]:

@@ -23,7 +23,7 @@ from __future__ import annotations
 from typing import Any
 
 from ember.ir.core import Block, Operation, Value, erase, insert_before, replace_all_uses
-from ember.passes.loop_analysis import trip_count
+from ember.passes.loop_analysis import ancestor_in, trip_count
 from ember.passes.pass_manager import Pass, register_pass
 
 
@@ -71,22 +71,13 @@ def _tree(value: Value, loop: Operation) -> list[Operation]:
     return [op for op in loop.walk() if id(op) in seen]
 
 
-def _ancestor_in(op: Operation, block: Block) -> Operation | None:
-    """The op of `block` that contains `op` (or is it); None if `op` is not inside `block`."""
-    while op is not None:
-        if op.parent is block:
-            return op
-        op = op.parent.parent.parent if op.parent is not None and op.parent.parent else None
-    return None
-
-
 def _defined_before(value: Value, anchor: Operation) -> bool:
     """Whether `value` is available at `anchor`: a block argument or an op result of a block
     enclosing `anchor`, defined before it."""
     if value.is_block_argument:
-        return _ancestor_in(anchor, value.owner) is not None
+        return ancestor_in(anchor, value.owner) is not None
     owner = value.owner
-    holder = _ancestor_in(anchor, owner.parent) if owner.parent is not None else None
+    holder = ancestor_in(anchor, owner.parent) if owner.parent is not None else None
     return holder is not None and owner.parent.operations.index(owner) < \
         owner.parent.operations.index(holder)
 
@@ -134,7 +125,7 @@ def _reuse(block: Block, first: Operation, later: Operation) -> bool:
     later_iv, first_iv = _loop_iv(later), _loop_iv(first)
     if not all(i is later_iv or _defined_before(i, first) for i in indices):
         return False
-    start, end = _ancestor_in(first, block), _ancestor_in(later, block)
+    start, end = ancestor_in(first, block), ancestor_in(later, block)
     span = block.operations[block.operations.index(start):block.operations.index(end) + 1]
     loaded = {id(op.operands[0]) for op in _tree(recomputed, later) if op.name == "memref.load"}
     if any(_touches(op, loaded, stores_only=True) for op in span):
@@ -177,9 +168,9 @@ def _rewrite_block(block: Block) -> None:
     """Try every (earlier value loop, later top-level loop) pair of `block`'s loops."""
     for later in [op for op in block.operations if op.name == "scf.for" and not op.results]:
         for first in _inner_loops(block):
-            if first is later or _ancestor_in(first, block) is later:
+            if first is later or ancestor_in(first, block) is later:
                 continue
-            if block.operations.index(_ancestor_in(first, block)) >= \
+            if block.operations.index(ancestor_in(first, block)) >= \
                     block.operations.index(later):
                 continue
             if first.operands[:3] != later.operands[:3] or not _runs_once(block, first):
