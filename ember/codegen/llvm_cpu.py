@@ -19,14 +19,14 @@ from typing import Callable
 import llvmlite.binding as llvm
 
 from ember.codegen import cache
-from ember.codegen.llvm import parallel, target, thread_pool
+from ember.codegen.llvm import parallel, streaming, target, thread_pool
 from ember.codegen.llvm.translate import Translation, translate_module
 from ember.ir.core import Operation
 from ember.ir.dtypes import from_name
 from ember.ir.types import MemRefType
 
 # From a fused graph to the loops IR that is translated to LLVM.
-LOOPS_PIPELINE = "lower-to-loops,fuse-rows,reuse-row-values,hoist-reciprocals,donate-buffers"
+LOOPS_PIPELINE = "lower-to-loops,fuse-rows,reuse-row-values,hoist-reciprocals,donate-buffers,stream-stores"
 # Counts compilations that ran LLVM (cache misses), so tests can see a hit skip them.
 COMPILE_COUNT = 0
 
@@ -89,10 +89,11 @@ def translate(loops_module: Operation) -> tuple[Translation, str]:
 
 
 def optimize(llvm_ir: str) -> llvm.ModuleRef:
-    """The parsed, verified and -O3-optimised module of `llvm_ir`."""
+    """The parsed, verified and -O3-optimised module of `llvm_ir`, with its marked stores made
+    non-temporal (`streaming`)."""
     module = target.parse(llvm_ir)
     target.optimize(module)
-    return module
+    return streaming.apply(module)
 
 
 def lower_to_loops(graph_module: Operation) -> Operation:

@@ -15,5 +15,6 @@ from ember.passes import map_to_gpu  # registers `map-to-gpu`
 from ember.passes import reuse_rows  # registers `reuse-row-values`
 from ember.passes import hoist_reciprocals  # registers `hoist-reciprocals`
 from ember.passes import donate_buffers  # registers `donate-buffers`
+from ember.passes import stream_stores  # registers `stream-stores`
 
 __all__ = ["PASSES", "Pass", "PassManager", "parse_pipeline", "register_pass"]

@@ -7,7 +7,9 @@ Every func.func of the module becomes a kernel entry with the loop-level calling
 Results are written into their memrefs (destination passing); the status buffer stays zero, or
 gets [1, op index, bad index, axis size] from the first out-of-range gather/scatter_add index,
 where the op index counts the names in the function's `ember.error_ops` attribute
-("gather,scatter_add,...", one entry per such op in order of appearance). A graph function's
+("gather,scatter_add,...", one entry per such op in order of appearance). `ember.inputs` is
+the number of argument memrefs; a caller allocates the result memrefs after them itself, on
+64-byte boundaries (the LLVM backend relies on it). A graph function's
 `ember.donate` pairs (result, argument) are carried over as memref argument positions, for
 `donate-buffers`.
 
@@ -107,6 +109,7 @@ def lower_function(func: Operation) -> Operation:
         em.op("memref.dealloc", [buffer])
     em.op("func.return")
     em.finish()
+    kernel.attributes["ember.inputs"] = len(ft.inputs)
     if em.error_ops:
         kernel.attributes["ember.error_ops"] = ",".join(em.error_ops)
     donate = func.attributes.get("ember.donate", ())

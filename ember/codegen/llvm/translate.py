@@ -30,7 +30,7 @@ from typing import Callable
 import llvmlite.binding as llvm
 from llvmlite import ir
 
-from ember.codegen.llvm import parallel
+from ember.codegen.llvm import parallel, streaming
 from ember.codegen.llvm.control import carried_loop
 from ember.codegen.llvm.intrinsics import declare
 from ember.codegen.llvm.kernels import KERNELS
@@ -151,7 +151,9 @@ def _store(t: Translator, op: Operation, args) -> None:
     value, memref = args[0], op.operands[1]
     if memref.type.element.name == "i1":
         value = t.builder.zext(value, _BYTE)
-    t.builder.store(value, t.address(memref, args[2:]))
+    store = t.builder.store(value, t.address(memref, args[2:]))
+    if op.attributes.get("nontemporal"):
+        streaming.mark(store)
 
 
 def _alloc(t: Translator, op: Operation, args) -> ir.Value:
@@ -368,8 +370,13 @@ def _parallel_nest(t: Translator, loop: Operation) -> bool:
     for value, arg in zip(captured, worker.args[2:]):
         if isinstance(arg.type, ir.PointerType):
             arg.add_attribute("noalias")  # distinct graph buffers, as in the kernel itself
+            outer = t.get(value)
+            if isinstance(outer, ir.Argument):
+                arg.attributes.align = outer.attributes.align
         inner.values[id(value)] = arg
     _for(inner, loop, [worker.args[0], worker.args[1], ir.Constant(_I64, 1)])
+    if any(op.attributes.get("nontemporal") for op in loop.walk()):
+        streaming.fence(inner.builder)  # the caller reads them once every part is done
     inner.builder.ret_void()
     parts = t.threads * parallel.PARTS_PER_THREAD if t.threads > 1 else 1
     parallel.launch(t.builder, worker, parallel.chunks(trip, parts),
@@ -406,6 +413,9 @@ def translate_module(module: Operation, threads: int | None = None) -> Translati
     kernel.linkage = "internal"
     for arg in kernel.args:
         arg.add_attribute("noalias")  # graph buffers never overlap: lets loads be hoisted
+    # The caller allocates the results' buffers on cache lines (see `lower-to-loops`).
+    for arg in kernel.args[func.attributes.get("ember.inputs", len(memrefs)):len(memrefs) - 1]:
+        arg.attributes.align = ALIGNMENT
     threads = parallel.default_threads() if threads is None else threads
     translator = Translator(llvm_module, kernel, threads, top=func.regions[0].blocks[0])
     translator.scratch = kernel.args[-1]

@@ -2,7 +2,7 @@
 
 // A fused elementwise kernel is one loop nest: the broadcast operand is read at the inner index,
 // nothing is stored but the result, which goes straight into the result memref.
-// CHECK-LABEL: func.func @scale(%arg0: memref<2x3xf32>, %arg1: memref<3xf32>, %arg2: memref<2x3xf32>, %arg3: memref<4xi64>) {
+// CHECK-LABEL: func.func @scale(%arg0: memref<2x3xf32>, %arg1: memref<3xf32>, %arg2: memref<2x3xf32>, %arg3: memref<4xi64>) attributes {ember.inputs = 2 : i64} {
 // CHECK:         "scf.for"(%0, %1, %2) ({
 // CHECK-NEXT:    ^bb0(%arg4: index):
 // CHECK-NEXT:      "scf.for"(%0, %3, %2) ({
@@ -80,7 +80,7 @@ module {
 // gather checks each index: the first out-of-range one is written to the status buffer with
 // the op's position in ember.error_ops, and a safe index is used instead.
 // CHECK-LABEL: func.func @pick
-// CHECK-SAME:    attributes {ember.error_ops = "gather"}
+// CHECK-SAME:    attributes {ember.error_ops = "gather", ember.inputs = 2 : i64}
 // CHECK:         %[[BAD:.*]] = "arith.ori"
 // CHECK:         %[[STATUS:.*]] = "memref.load"(%arg3, %{{.*}}) : (memref<4xi64>, index) -> i64
 // CHECK:         "scf.if"

@@ -1,0 +1,64 @@
+"""`stream-stores`: the store of a large result is marked non-temporal only where it is the
+result's single access, streams along an innermost loop and computes no math per element; the
+compiled kernels give the same numbers as NumPy either way."""
+
+import numpy as np
+
+import ember
+import ember.nn.functional as F
+from ember.passes.stream_stores import STREAM_MIN_BYTES
+
+ROWS = STREAM_MIN_BYTES // (1024 * 4)  # rows of 1024 floats that make a large result
+rng = np.random.default_rng(0)
+X = rng.standard_normal((ROWS, 1024), dtype=np.float32)
+W = rng.standard_normal(1024, dtype=np.float32)
+B = rng.standard_normal(1024, dtype=np.float32)
+
+
+def _loops(fn, *arrays) -> str:
+    return ember.jit(fn).lower(*map(ember.from_numpy, arrays)).as_text("loops")
+
+
+def _marked(fn, *arrays) -> int:
+    return _loops(fn, *arrays).count("nontemporal = true")
+
+
+def test_large_elementwise_result_streams():
+    assert _marked(lambda x: x * 2.0, X) == 1
+    out = ember.jit(lambda x: x * 2.0)(ember.from_numpy(X)).numpy()
+    np.testing.assert_array_equal(out, X * 2.0)
+
+
+def test_small_result_does_not_stream():
+    assert _marked(lambda x: x * 2.0, X[:ROWS // 2]) == 0
+
+
+def test_result_read_back_does_not_stream():
+    # softmax stores its exponentials into the output row, then scales them there
+    assert _marked(lambda x: F.softmax(x, -1), X) == 0
+
+
+def test_math_per_element_does_not_stream():
+    assert _marked(lambda x: ember.tanh(x) * 2.0, X) == 0
+
+
+def test_math_of_a_row_value_streams():
+    # layer norm's rsqrt of the row variance is the same for the whole row
+    def layer_norm(x, w, b):
+        return F.layer_norm(x, (1024,), w, b)
+
+    assert _marked(layer_norm, X, W, B) == 1
+    out = ember.jit(layer_norm)(*map(ember.from_numpy, (X, W, B))).numpy()
+    mean = X.mean(-1, keepdims=True)
+    expected = (X - mean) / np.sqrt(X.var(-1, keepdims=True) + 1e-5) * W + B
+    np.testing.assert_allclose(out, expected, rtol=1e-4, atol=1e-4)
+
+
+def test_transposed_result_streams_along_its_rows():
+    # the loops run over the result's elements: its store is consecutive, its loads strided
+    def transposed(x):
+        return (x * 2.0).t().contiguous()
+
+    assert _marked(transposed, X) == 1
+    np.testing.assert_array_equal(ember.jit(transposed)(ember.from_numpy(X)).numpy(),
+                                  (X * 2.0).T)
