@@ -4,8 +4,11 @@ Lowering inlines elementwise producers into each consumer, so softmax's `exp(x -
 computed twice per element: in the loop that sums it and again in the loop that divides it
 by the sum. Where a later inner loop L3 recomputes a subtree E that an earlier inner loop L2
 over the same range also computes, and L3 stores into an output row at the indices of its own
-induction variable, L2 now stores E into that row as it goes and L3 loads it back. The row
-is still in L1 when L3 reads it, and L3 overwrites it, so the buffer ends up as before.
+induction variable, L2 now stores E as it goes and L3 loads it back. E goes into a buffer of
+one row, allocated just around the two loops, when the row takes at most
+ROW_BUFFER_MAX_BYTES: it is in L1 when L3 reads it, and the output is then written once (a
+stream `stream-stores` can make non-temporal). A longer row goes into the output row itself,
+which L3 overwrites, so the buffer ends up as before.
 
 E qualifies when it calls a `math` op (recomputing cheap arithmetic beats a store and a load)
 and is the same expression in both loops: the same ops on the loops' induction variables and
@@ -22,8 +25,14 @@ from __future__ import annotations
 
 from typing import Any
 
+from ember.ir.attributes import I32Array
 from ember.ir.core import Block, Operation, Value, erase, insert_before, replace_all_uses
-from ember.passes.loop_analysis import ancestor_in, trip_count
+from ember.ir.types import MemRefType
+from ember.passes.loop_analysis import ancestor_in, constant_value, trip_count
+
+# A row of at most this many bytes gets a buffer of its own (it stays in L1, and on the stack
+# of the thread running the row); a longer one is kept in the output row.
+ROW_BUFFER_MAX_BYTES = 16 * 1024
 from ember.passes.pass_manager import Pass, register_pass
 
 
@@ -134,6 +143,9 @@ def _reuse(block: Block, first: Operation, later: Operation) -> bool:
         op for op in later.regions[0].blocks[0].operations if op is not store]
     if any(_touches(op, {id(buffer)}, stores_only=False) for op in others):
         return False
+    row = _row_buffer(block, start, end, later, buffer.type.dtype)
+    if row is not None:
+        buffer, indices = row, [later_iv]
     first_indices = [first_iv if i is later_iv else i for i in indices]
     stash = Operation("memref.store", [computed, buffer, *first_indices])
     body = first.regions[0].blocks[0]
@@ -145,6 +157,22 @@ def _reuse(block: Block, first: Operation, later: Operation) -> bool:
     replace_all_uses(later, recomputed, load.result)
     _erase_dead(later)
     return True
+
+
+def _row_buffer(block: Block, start: Operation, end: Operation, later: Operation,
+                dtype) -> Value | None:
+    """A buffer of `later`'s iterations, allocated in `block` before `start` and freed after
+    `end`, if `later` counts from 0 by 1 to at most ROW_BUFFER_MAX_BYTES of `dtype`."""
+    lower, upper, step = (constant_value(v) for v in later.operands[:3])
+    if lower != 0 or step != 1 or upper is None or upper * dtype.itemsize > ROW_BUFFER_MAX_BYTES:
+        return None
+    alloc = Operation("memref.alloc", [], [MemRefType((upper,), dtype)],
+                      {"operandSegmentSizes": I32Array((0, 0))})
+    insert_before(start, alloc)
+    free = Operation("memref.dealloc", [alloc.result])
+    block.operations.insert(block.operations.index(end) + 1, free)
+    free.parent = block
+    return alloc.result
 
 
 def _erase_dead(loop: Operation) -> None:

@@ -25,18 +25,11 @@ input memrefs; the status buffer is last). The hint never changes a result.
 
 from __future__ import annotations
 
-from ember.ir.core import Operation, Value, functions
+from ember.ir.core import Operation, functions
 from ember.passes.loop_analysis import memory_accesses
 from ember.passes.pass_manager import Pass, register_pass
 
 STREAM_MIN_BYTES = 8 << 20  # a quarter of the 32 MB last-level cache
-
-
-def _bytes(memref: Value) -> int:
-    count = 1
-    for size in memref.type.shape:
-        count *= size
-    return count * memref.type.dtype.itemsize
 
 
 def _streams(store: Operation) -> bool:
@@ -72,7 +65,8 @@ class StreamStoresPass(Pass):
             if inputs is None:
                 continue
             body = func.regions[0].blocks[0]
-            large = {id(m) for m in body.arguments[inputs:-1] if _bytes(m) >= STREAM_MIN_BYTES}
+            large = {id(m) for m in body.arguments[inputs:-1]
+                     if m.type.numel * m.type.dtype.itemsize >= STREAM_MIN_BYTES}
             accesses: dict[int, list[Operation]] = {}
             for op, memref, _ in memory_accesses(func):
                 if id(memref) in large:

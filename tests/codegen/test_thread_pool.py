@@ -36,6 +36,23 @@ def test_parallel_kernel_goes_through_the_pool():
         assert "pthread_create" not in text
 
 
+def test_rows_with_a_buffer_of_their_own_run_in_parallel():
+    # softmax keeps each row's exponentials in a buffer allocated inside the row loop: every
+    # thread has its own on its stack, so the rows still split across threads
+    fn = ember.jit(lambda x: ember.softmax(x, -1), backend="llvm")
+    x = np.random.default_rng(2).standard_normal((ROWS, 1024), dtype=np.float32)
+    lowered = fn.lower(ember.from_numpy(x))
+    assert "memref<1024xf32>" in lowered.as_text("loops")
+    if parallel.default_threads() > 1:
+        assert thread_pool.ENTRY in lowered.as_text("llvm")
+    fn(ember.from_numpy(x))
+    e = np.exp(x.astype(np.float64) - x.max(-1, keepdims=True))
+    expected = e / e.sum(-1, keepdims=True)
+    for _ in range(20):
+        np.testing.assert_allclose(fn(ember.from_numpy(x)).numpy(), expected, rtol=1e-5,
+                                   atol=1e-7)
+
+
 def test_repeated_calls_give_identical_results():
     fn, x = _scaled_rows()
     fn(ember.from_numpy(x))  # the first call traces: eager code computes its result

@@ -159,9 +159,7 @@ def _store(t: Translator, op: Operation, args) -> None:
 def _alloc(t: Translator, op: Operation, args) -> ir.Value:
     memref: MemRefType = op.result.type
     element = _storage(memref.element)
-    count = 1
-    for size in memref.shape:
-        count *= size
+    count = memref.numel
     nbytes = count * memref.dtype.itemsize
     if nbytes <= STACK_LIMIT_BYTES:
         # In the entry block, so a loop around the alloc does not grow the stack.
@@ -234,10 +232,10 @@ def _counted_from_zero(t: Translator, bounds) -> int | None:
 
 def _coalescible(t: Translator, loop: Operation, bounds) -> tuple[Operation, int] | None:
     """The loop nested in `loop` and its trip count when the two can run as one loop over the
-    product of their trip counts, else None. They must count from 0 by 1, `loop`'s body must be only the inner
-    loop, carrying `loop`'s values through, and their induction variables (i, j) may only
-    index adjacent axes of row-major memrefs, as [.., i, j, ..] with axis j of the inner trip
-    count: then i * size + j is the one loop's counter, and long loops over short rows (a sum
+    product of their trip counts, else None. They must count from 0 by 1, `loop`'s body must
+    be only the inner loop, carrying `loop`'s values through, and their induction variables
+    (i, j) may only index adjacent axes of row-major memrefs, as [.., i, j, ..] with axis j of
+    the inner trip count: then i * size + j is the one loop's counter, and long loops over short rows (a sum
     over height and width, an elementwise op on 24-wide images) vectorize. Of a deeper nest,
     the innermost pair is the one coalesced."""
     body = loop.regions[0].blocks[0]
@@ -339,13 +337,18 @@ def _work(t: Translator, ops: list[Operation]) -> int:
 
 
 def _independent(loop: Operation) -> bool:
-    """Whether the outer iterations of a nest can run at once, in any order: nothing is
-    allocated, and every buffer the nest writes is read and written only in the slice of the
-    outer induction variable along one of its axes (that excludes scatter_add and the index
-    checks' status word)."""
-    if any(op.name in ("memref.alloc", "memref.dealloc", "func.call") for op in loop.walk()):
+    """Whether the outer iterations of a nest can run at once, in any order: what the nest
+    allocates lives on the stack (of the thread running the iteration), and every other buffer
+    it writes is read and written only in the slice of the outer induction variable along one
+    of its axes (that excludes scatter_add and the index checks' status word)."""
+    local = {id(op.result) for op in loop.walk()
+             if op.name == "memref.alloc"
+             and op.result.type.numel * op.result.type.dtype.itemsize <= STACK_LIMIT_BYTES}
+    if any(op.name == "func.call" or op.name in ("memref.alloc", "memref.dealloc")
+           and id((op.results or op.operands)[0]) not in local for op in loop.walk()):
         return False
-    return owns_slices(loop, {op.operands[1] for op in loop.walk() if op.name == "memref.store"})
+    return owns_slices(loop, {op.operands[1] for op in loop.walk()
+                              if op.name == "memref.store" and id(op.operands[1]) not in local})
 
 
 def _parallel_nest(t: Translator, loop: Operation) -> bool:
