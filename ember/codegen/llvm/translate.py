@@ -235,9 +235,9 @@ def _coalescible(t: Translator, loop: Operation, bounds) -> tuple[Operation, int
     product of their trip counts, else None. They must count from 0 by 1, `loop`'s body must
     be only the inner loop, carrying `loop`'s values through, and their induction variables
     (i, j) may only index adjacent axes of row-major memrefs, as [.., i, j, ..] with axis j of
-    the inner trip count: then i * size + j is the one loop's counter, and long loops over short rows (a sum
-    over height and width, an elementwise op on 24-wide images) vectorize. Of a deeper nest,
-    the innermost pair is the one coalesced."""
+    the inner trip count: then i * size + j is the one loop's counter, and long loops over
+    short rows (a sum over height and width, an elementwise op on 24-wide images) vectorize.
+    Of a deeper nest, the innermost pair is the one coalesced."""
     body = loop.regions[0].blocks[0]
     if len(body.operations) != 2 or _counted_from_zero(t, bounds[:3]) is None:
         return None
