@@ -26,7 +26,8 @@ from ember.ir.dtypes import from_name
 from ember.ir.types import MemRefType
 
 # From a fused graph to the loops IR that is translated to LLVM.
-LOOPS_PIPELINE = "lower-to-loops,fuse-rows,reuse-row-values,hoist-reciprocals,donate-buffers,stream-stores"
+LOOPS_PIPELINE = ("lower-to-loops,fuse-rows,reuse-row-values,hoist-reciprocals,donate-buffers,"
+                  "stream-stores")
 # Counts compilations that ran LLVM (cache misses), so tests can see a hit skip them.
 COMPILE_COUNT = 0
 

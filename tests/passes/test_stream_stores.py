@@ -3,9 +3,11 @@ result's single access, streams along an innermost loop and computes no math per
 compiled kernels give the same numbers as NumPy either way."""
 
 import numpy as np
+import pytest
 
 import ember
 import ember.nn.functional as F
+from ember.ir.mlir_tools import find_mlir_opt, mlir_opt_plain
 from ember.passes.stream_stores import STREAM_MIN_BYTES
 
 ROWS = STREAM_MIN_BYTES // (1024 * 4)  # rows of 1024 floats that make a large result
@@ -71,3 +73,10 @@ def test_transposed_result_streams_along_its_rows():
     assert _marked(transposed, X) == 1
     np.testing.assert_array_equal(ember.jit(transposed)(ember.from_numpy(X)).numpy(),
                                   (X * 2.0).T)
+
+
+@pytest.mark.skipif(find_mlir_opt() is None, reason="mlir-opt is not installed")
+def test_mlir_opt_accepts_marked_stores_and_row_buffers():
+    text = _loops(lambda x: F.softmax(x, -1), X)
+    assert "nontemporal = true" in text and "memref<1024xf32>" in text
+    mlir_opt_plain(text)
