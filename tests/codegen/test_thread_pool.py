@@ -36,6 +36,18 @@ def test_parallel_kernel_goes_through_the_pool():
         assert "pthread_create" not in text
 
 
+@pytest.mark.parametrize("size, split", [(1 << 14, False), (1 << 18, True)])
+def test_math_functions_count_as_their_approximations_work(size, split):
+    # a loop of 2**18 tanh is a few loads and stores in the loops IR, but ~100 us of arithmetic
+    fn = ember.jit(lambda x: x.tanh(), backend="llvm")
+    x = np.random.default_rng(3).standard_normal(size, dtype=np.float32)
+    text = fn.lower(ember.from_numpy(x)).as_text("llvm")
+    assert (thread_pool.ENTRY in text) == (split and parallel.default_threads() > 1)
+    fn(ember.from_numpy(x))
+    np.testing.assert_allclose(fn(ember.from_numpy(x)).numpy(), np.tanh(x), rtol=1e-6,
+                               atol=1e-7)
+
+
 def test_rows_with_a_buffer_of_their_own_run_in_parallel():
     # softmax keeps each row's exponentials in a buffer allocated inside the row loop: every
     # thread has its own on its stack, so the rows still split across threads

@@ -53,6 +53,9 @@ _BYTE = ir.IntType(8)
 # larger ones are allocated on the heap so deep graphs cannot overflow the stack.
 STACK_LIMIT_BYTES = 64 * 1024
 ALIGNMENT = 64  # bytes: a cache line, and an AVX-512 vector
+# Operations of a typical `math` function's approximation (exp: 15, tanh and erf more), for
+# the work estimate that decides whether a loop is worth splitting across threads.
+MATH_OPS = 16
 _INDEX_FLAGS = ("nsw", "nuw")  # in-bounds row-major offsets are non-negative and small
 
 
@@ -323,7 +326,8 @@ def _trip_count(t: Translator, loop: Operation) -> int | None:
 
 
 def _work(t: Translator, ops: list[Operation]) -> int:
-    """Roughly the scalar operations `ops` execute (0 if a loop bound is not constant)."""
+    """Roughly the scalar operations `ops` execute (0 if a loop bound is not constant); a math
+    function counts as the MATH_OPS operations of its approximation."""
     total = 0
     for op in ops:
         if op.name == "scf.for":
@@ -332,7 +336,8 @@ def _work(t: Translator, ops: list[Operation]) -> int:
                 return 0
             total += trip * _work(t, op.regions[0].blocks[0].operations)
         else:
-            total += 1 + sum(_work(t, r.blocks[0].operations) for r in op.regions if r.blocks)
+            total += (MATH_OPS if op.dialect == "math" else 1) + sum(
+                _work(t, r.blocks[0].operations) for r in op.regions if r.blocks)
     return total
 
 
