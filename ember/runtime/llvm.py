@@ -27,15 +27,15 @@ class LlvmExecutable:
 
     The pointer array and the status buffer are built once. Each output is written into an
     array that no one else references any more, recycled from earlier calls, or else a fresh
-    one: large results then cost neither an allocation nor first-touch page faults per call,
-    and an array a caller still holds is never overwritten. Recycled arrays keep their address
-    beside them, and so do inputs that are this kernel's earlier outputs (a training step's
-    parameters): reading `array.ctypes.data` costs more than a microsecond. A result the
-    kernel stores into an input's buffer (`donate-buffers`) is that input's array, updated in
-    place; an input that may not be written (read-only, or sharing memory with another input)
-    is copied first. Calls from
-    several threads take turns (the foreign call releases the GIL, and the pointer array is
-    shared).
+    one, always starting on a cache line (compiled kernels assume it of their results: see
+    `lower-to-loops`). Large results then cost neither an allocation nor first-touch page
+    faults per call, and an array a caller still holds is never overwritten. Recycled arrays
+    keep their address beside them, and so do inputs that are this kernel's earlier outputs (a
+    training step's parameters): reading `array.ctypes.data` costs more than a microsecond. A
+    result the kernel stores into an input's buffer (`donate-buffers`) is that input's array,
+    updated in place; an input that may not be written (read-only, or sharing memory with
+    another input) is copied first. Calls from several threads take turns (the foreign call
+    releases the GIL, and the pointer array is shared).
     """
 
     def __init__(self, kernel: CpuKernel, input_count: int) -> None:
