@@ -27,6 +27,11 @@ class ShapedType:
             n *= d
         return n
 
+    @property
+    def nbytes(self) -> int:
+        """The bytes its elements take."""
+        return self.numel * self.dtype.itemsize
+
     def __str__(self) -> str:
         dims = "".join(f"{d}x" for d in self.shape)
         return f"{self.kind}<{dims}{self.dtype.mlir}>"

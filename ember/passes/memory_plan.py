@@ -27,18 +27,12 @@ from dataclasses import dataclass
 
 from ember.ir.core import Block, Operation, Value, functions
 from ember.ir.primitive import PRIMITIVES
-from ember.ir.types import TensorType
 from ember.passes.pass_manager import Pass, register_pass
 
 BUFFER_ATTR = "ember.buffer"
 BUFFERS_ATTR = "ember.buffers"
 PEAK_ATTR = "ember.peak_bytes"
 _ELEMENTWISE_KINDS = {"unary", "binary", "ternary"}
-
-
-def nbytes(type: TensorType) -> int:
-    """The bytes of a tensor of `type`."""
-    return type.numel * type.dtype.itemsize
 
 
 def body(func: Operation) -> Block:
@@ -67,7 +61,7 @@ def live_ranges(block: Block, order: list[Operation] | None = None) -> dict[Valu
 
 def argument_bytes(func: Operation) -> int:
     """The bytes of the function's arguments, live throughout a call."""
-    return sum(nbytes(a.type) for a in body(func).arguments)
+    return sum(a.type.nbytes for a in body(func).arguments)
 
 
 def peak_live_bytes(func: Operation, order: list[Operation] | None = None) -> int:
@@ -78,11 +72,11 @@ def peak_live_bytes(func: Operation, order: list[Operation] | None = None) -> in
     ranges = live_ranges(block, order)
     dying: dict[int, int] = {}
     for value, span in ranges.items():
-        dying[span[-1]] = dying.get(span[-1], 0) + nbytes(value.type)
+        dying[span[-1]] = dying.get(span[-1], 0) + value.type.nbytes
     live = peak = argument_bytes(func)
     for i, op in enumerate(order):
         # An op's results exist while it reads its operands, so both count at position i.
-        live += sum(nbytes(r.type) for r in op.results)
+        live += sum(r.type.nbytes for r in op.results)
         peak = max(peak, live)
         live -= dying.get(i, 0)
     return peak
@@ -146,7 +140,7 @@ def plan_memory(func: Operation) -> MemoryPlan:
                 assignment[result] = assignment[donor]
                 inplace.append((op, op.operands.index(donor), index))
                 continue
-            size = nbytes(result.type)
+            size = result.type.nbytes
             if free.get(size):
                 assignment[result] = heapq.heappop(free[size])
             else:
@@ -156,7 +150,7 @@ def plan_memory(func: Operation) -> MemoryPlan:
         released = [v for v in dying if v not in donated]
         released += [r for r in op.results if ranges[r][-1] == i]
         for value in released:
-            heapq.heappush(free.setdefault(nbytes(value.type), []), assignment[value])
+            heapq.heappush(free.setdefault(value.type.nbytes, []), assignment[value])
     return MemoryPlan(buffers, assignment, inplace, _peak_bytes(func, ranges, assignment, buffers))
 
 

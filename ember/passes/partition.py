@@ -67,7 +67,7 @@ def saved_bytes(module: Operation) -> int:
     for forward in functions(module):
         if RESIDUALS in forward.attributes:
             results = forward.attributes["function_type"].results
-            total += sum(_nbytes_type(t)
+            total += sum(t.nbytes
                          for t in results[len(results) - forward.attributes[RESIDUALS]:])
     return total
 
@@ -131,7 +131,7 @@ def _partition_pair(forward: Operation, backward: Operation) -> None:
     needed = list(dict.fromkeys(r for r, arg in zip(residuals, residual_args)
                                 if uses(backward, arg)))
     saved, recompute = _min_cut(forward, needed)
-    if sum(map(_nbytes, saved)) >= sum(map(_nbytes, residuals)):
+    if sum(v.type.nbytes for v in saved) >= sum(v.type.nbytes for v in residuals):
         return
     _rewrite(forward, backward, residuals, residual_args, saved, recompute)
 
@@ -144,7 +144,7 @@ def _min_cut(forward: Operation, needed: list[Value]) -> tuple[list[Value], list
     graph = nx.DiGraph()
     # Nodes go in in forward order, so that ties between equal cuts break the same every run.
     for v in sorted(_ancestors(needed), key=order.__getitem__):
-        graph.add_edge((v, "in"), (v, "out"), capacity=_nbytes(v))
+        graph.add_edge((v, "in"), (v, "out"), capacity=v.type.nbytes)
         if v.is_block_argument or not _recomputable(v.owner):
             graph.add_edge("source", (v, "in"))  # no capacity: infinite
         else:
@@ -268,11 +268,3 @@ def _forward_order(forward: Operation) -> dict[Value, int]:
     body = _body(forward)
     values = list(body.arguments) + [r for op in body.operations for r in op.results]
     return {v: i for i, v in enumerate(values)}
-
-
-def _nbytes(value: Value) -> int:
-    return _nbytes_type(value.type)
-
-
-def _nbytes_type(t) -> int:
-    return t.numel * t.dtype.itemsize

@@ -29,11 +29,11 @@ from ember.ir.attributes import I32Array
 from ember.ir.core import Block, Operation, Value, erase, insert_before, replace_all_uses
 from ember.ir.types import MemRefType
 from ember.passes.loop_analysis import ancestor_in, constant_value, trip_count
+from ember.passes.pass_manager import Pass, register_pass
 
 # A row of at most this many bytes gets a buffer of its own (it stays in L1, and on the stack
 # of the thread running the row); a longer one is kept in the output row.
 ROW_BUFFER_MAX_BYTES = 16 * 1024
-from ember.passes.pass_manager import Pass, register_pass
 
 
 def _loop_iv(loop: Operation) -> Value:

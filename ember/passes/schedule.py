@@ -14,7 +14,7 @@ already in a good order keeps it.
 from __future__ import annotations
 
 from ember.ir.core import Operation, functions
-from ember.passes.memory_plan import body, clear_plan, nbytes, peak_live_bytes, users
+from ember.passes.memory_plan import body, clear_plan, peak_live_bytes, users
 from ember.passes.pass_manager import Pass, register_pass
 
 
@@ -31,8 +31,8 @@ def greedy_order(func: Operation) -> list[Operation]:
     remaining = {v: set(us) for v, us in value_users.items()}  # users not yet scheduled
 
     def delta(op: Operation) -> int:
-        allocated = sum(nbytes(r.type) for r in op.results if value_users[r])
-        freed = sum(nbytes(v.type) for v in reads[op] if remaining[v] == {op})
+        allocated = sum(r.type.nbytes for r in op.results if value_users[r])
+        freed = sum(v.type.nbytes for v in reads[op] if remaining[v] == {op})
         return allocated - freed
 
     order: list[Operation] = []

@@ -65,8 +65,7 @@ class StreamStoresPass(Pass):
             if inputs is None:
                 continue
             body = func.regions[0].blocks[0]
-            large = {id(m) for m in body.arguments[inputs:-1]
-                     if m.type.numel * m.type.dtype.itemsize >= STREAM_MIN_BYTES}
+            large = {id(m) for m in body.arguments[inputs:-1] if m.type.nbytes >= STREAM_MIN_BYTES}
             accesses: dict[int, list[Operation]] = {}
             for op, memref, _ in memory_accesses(func):
                 if id(memref) in large:

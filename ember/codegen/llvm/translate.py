@@ -162,20 +162,18 @@ def _store(t: Translator, op: Operation, args) -> None:
 def _alloc(t: Translator, op: Operation, args) -> ir.Value:
     memref: MemRefType = op.result.type
     element = _storage(memref.element)
-    count = memref.numel
-    nbytes = count * memref.dtype.itemsize
-    if nbytes <= STACK_LIMIT_BYTES:
+    if memref.nbytes <= STACK_LIMIT_BYTES:
         # In the entry block, so a loop around the alloc does not grow the stack.
         entry = ir.IRBuilder(t.entry_block)
         entry.position_at_start(t.entry_block)
-        slot = entry.alloca(ir.ArrayType(element, count))
+        slot = entry.alloca(ir.ArrayType(element, memref.numel))
         slot.align = 64
         slot.type = _PTR  # llvmlite gives alloca a typed pointer; every memref is an opaque `ptr`
         # The main builder keeps an insertion index into its block: re-anchor it at the end.
         t.builder.position_at_end(t.builder.block)
         return slot
     # Cache-line aligned, so that no vector access straddles two lines.
-    size = -(-max(nbytes, 1) // ALIGNMENT) * ALIGNMENT
+    size = -(-max(memref.nbytes, 1) // ALIGNMENT) * ALIGNMENT
     if t.scratch is not None:
         offset, t.scratch_bytes = t.scratch_bytes, t.scratch_bytes + size
         return t.builder.gep(t.scratch, [ir.Constant(_I64, offset)], inbounds=True,
@@ -346,13 +344,15 @@ def _independent(loop: Operation) -> bool:
     allocates lives on the stack (of the thread running the iteration), and every other buffer
     it writes is read and written only in the slice of the outer induction variable along one
     of its axes (that excludes scatter_add and the index checks' status word)."""
-    local = {id(op.result) for op in loop.walk()
-             if op.name == "memref.alloc"
-             and op.result.type.numel * op.result.type.dtype.itemsize <= STACK_LIMIT_BYTES}
-    if any(op.name == "func.call" or op.name in ("memref.alloc", "memref.dealloc")
-           and id((op.results or op.operands)[0]) not in local for op in loop.walk()):
+    ops = list(loop.walk())
+    local = {id(op.result) for op in ops
+             if op.name == "memref.alloc" and op.result.type.nbytes <= STACK_LIMIT_BYTES}
+    if any(op.name == "func.call" for op in ops):
         return False
-    return owns_slices(loop, {op.operands[1] for op in loop.walk()
+    if any(id(op.result) not in local for op in ops if op.name == "memref.alloc") or \
+            any(id(op.operands[0]) not in local for op in ops if op.name == "memref.dealloc"):
+        return False
+    return owns_slices(loop, {op.operands[1] for op in ops
                               if op.name == "memref.store" and id(op.operands[1]) not in local})
 
 

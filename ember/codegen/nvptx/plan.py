@@ -47,7 +47,7 @@ class LaunchPlan:
 
     def temporary_bytes(self) -> list[int]:
         """The size in bytes of each temporary."""
-        return [t.numel * t.dtype.itemsize for t in self.temporaries]
+        return [t.nbytes for t in self.temporaries]
 
 
 def launch_plan(module: Operation, func: Operation) -> LaunchPlan:
@@ -77,6 +77,5 @@ def _shared_bytes(module: Operation) -> dict[str, int]:
         if op.name == "gpu.func":
             block = op.regions[0].blocks[0]
             inputs = len(op.attributes["function_type"].inputs)
-            sizes[op.attributes["sym_name"]] = sum(a.type.numel * a.type.dtype.itemsize
-                                                   for a in block.arguments[inputs:])
+            sizes[op.attributes["sym_name"]] = sum(a.type.nbytes for a in block.arguments[inputs:])
     return sizes
