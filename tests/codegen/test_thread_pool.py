@@ -36,7 +36,7 @@ def test_parallel_kernel_goes_through_the_pool():
         assert "pthread_create" not in text
 
 
-@pytest.mark.parametrize("size, split", [(1 << 14, False), (1 << 18, True)])
+@pytest.mark.parametrize("size, split", [(1 << 13, False), (1 << 18, True)])
 def test_math_functions_count_as_their_approximations_work(size, split):
     # a loop of 2**18 tanh is a few loads and stores in the loops IR, but ~100 us of arithmetic
     fn = ember.jit(lambda x: x.tanh(), backend="llvm")
@@ -63,6 +63,22 @@ def test_rows_with_a_buffer_of_their_own_run_in_parallel():
     for _ in range(20):
         np.testing.assert_allclose(fn(ember.from_numpy(x)).numpy(), expected, rtol=1e-5,
                                    atol=1e-7)
+
+
+def test_updates_guarded_by_the_index_checks_run_in_parallel():
+    # an in-place update runs only if every index was in range (a branch on the status word);
+    # the loop nest in that branch still splits across threads
+    fn = ember.jit(lambda w, i: (w[i].sum(), w.mul_(0.5))[0], backend="llvm")
+    w = ember.from_numpy(np.ones((512, 1024), np.float32))
+    lowered = fn.lower(ember.ones(512, 1024), ember.tensor([0, 0]))  # traces
+    assert '"scf.if"' in lowered.as_text("loops")
+    if parallel.default_threads() > 1:
+        assert thread_pool.ENTRY in lowered.as_text("llvm")
+    assert fn(w, ember.tensor([1, 3])).item() == 2048.0
+    np.testing.assert_array_equal(w.numpy(), 0.5)
+    with pytest.raises(IndexError):
+        fn(w, ember.tensor([1, 512]))
+    np.testing.assert_array_equal(w.numpy(), 0.5)
 
 
 def test_repeated_calls_give_identical_results():

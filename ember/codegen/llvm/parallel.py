@@ -23,9 +23,10 @@ _I32 = ir.IntType(32)
 # Threads per parallel loop: the host's cores, at most 2 (the machines Ember is tuned on; more
 # threads than cores only adds start-up cost).
 MAX_THREADS = 2
-# Estimated scalar operations below which a loop runs on one thread: starting and joining a
-# thread costs tens of microseconds.
-MIN_PARALLEL_WORK = 1 << 21
+# Estimated scalar operations below which a loop runs on one thread: handing parts to the
+# pool's spinning workers and joining them costs a few microseconds, and an elementwise loop
+# over 40K floats (~10 us) already runs ~10% faster on two threads.
+MIN_PARALLEL_WORK = 1 << 18
 # Parts per thread a row loop is cut into: threads claim parts as they finish, so a thread
 # slowed down by another process leaves its share to the others instead of stalling the call.
 PARTS_PER_THREAD = 8

@@ -273,9 +273,15 @@ def _if(t: Translator, op: Operation, args) -> list[ir.Value]:
     merge = b.append_basic_block("if.end")
     b.cbranch(args[0], then_block, else_block or merge)
     incoming = []
+    outer = t.top
     for region, block in zip(op.regions, (then_block, else_block)):
         b.position_at_end(block)
+        if op.parent is outer:
+            # A branch taken at most once per call (the index checks' guard of in-place
+            # updates): a loop nest in it may be split across threads like a top-level one.
+            t.top = region.blocks[0]
         values = t.region(region, [])
+        t.top = outer
         incoming.append((values, b.block))
         b.branch(merge)
     b.position_at_end(merge)
