@@ -39,8 +39,14 @@ def _run_checks(stage: str, module: Operation) -> None:
         check(stage, module)
 
 
+@functools.lru_cache(maxsize=1024)
+def _describe(shape: tuple, dtype_name: str, device: Any, requires_grad: bool) -> str:
+    return f"tensor {list(shape)} {dtype_name} on {device}, requires_grad={requires_grad}"
+
+
 def _describe_tensor(t: Tensor) -> str:
-    return f"tensor {list(t.shape)} {t.dtype.name} on {t.device}, requires_grad={t.requires_grad}"
+    # Every call describes its arguments: the text is made once per distinct description.
+    return _describe(tuple(t.shape), t.dtype.name, t.device, t.requires_grad)
 
 
 def static_key(value: Any) -> Any:
@@ -83,10 +89,34 @@ def _environment(fn: Callable, extra: list) -> dict[str, Any]:
     return parts
 
 
-def tensor_identity(t: Tensor) -> str:
+def tensor_identity(t: Tensor) -> int:
     """A key part naming tensor object `t`: captured tensors are fetched by identity, so a
     replaced one (a reassigned buffer, loaded optimizer state) must cause a retrace."""
-    return f"tensor object {id(t):#x}"
+    return id(t)
+
+
+def _named(values: Any) -> dict | None:
+    """`values` as a dict if it is a tuple of (name, value) pairs with distinct names."""
+    if not isinstance(values, tuple) or not all(
+            isinstance(v, tuple) and len(v) == 2 and isinstance(v[0], str) for v in values):
+        return None
+    named = dict(values)
+    return named if len(named) == len(values) else None
+
+
+def describe_change(old: Any, new: Any) -> str:
+    """`old -> new`, shortened to what differs: for (name, value) pairs by name, for other
+    tuples of one length by position."""
+    old_named, new_named = _named(old), _named(new)
+    if old_named is not None and new_named is not None and (old_named or new_named):
+        return ", ".join(f"{name}: {old_named.get(name, 'absent')} -> "
+                         f"{new_named.get(name, 'absent')}"
+                         for name in {**old_named, **new_named}
+                         if old_named.get(name) != new_named.get(name)) or "reordered"
+    if isinstance(old, tuple) and isinstance(new, tuple) and len(old) == len(new):
+        return ", ".join(f"[{i}] {a} -> {b}" for i, (a, b) in enumerate(zip(old, new))
+                         if a != b)
+    return f"{old} -> {new}"
 
 
 @dataclass
@@ -139,8 +169,8 @@ class JitFunction:
 
     def _key(self, args: tuple, kwargs: dict) -> tuple[Any, dict[str, Any], list]:
         leaves, structure = pytree.flatten((args, kwargs), is_tensor)
-        parts: dict[str, Any] = {"grad mode": is_grad_enabled(), "argument structure":
-                                 repr(structure)}
+        parts: dict[str, Any] = {"grad mode": is_grad_enabled(),
+                                 "argument structure": structure}
         first_of: dict[int, int] = {}
         for i, leaf in enumerate(leaves):
             parts[f"argument {i}"] = (_describe_tensor(leaf) if is_tensor(leaf)
@@ -154,7 +184,9 @@ class JitFunction:
                                                f", shares memory with argument {first}")
         modules = [leaf for leaf in leaves if not is_tensor(leaf)]
         parts.update(_environment(self.fn, self._reach + modules))
-        return tuple(sorted(parts.items(), key=lambda kv: kv[0])), parts, leaves
+        # Parts come in an order fixed by the function and its state, so unsorted items key
+        # the same state alike.
+        return tuple(parts.items()), parts, leaves
 
     def __call__(self, *args, **kwargs):
         if tracing.current() is not None:
@@ -180,7 +212,7 @@ class JitFunction:
         if old is None:
             self._note("first call")
             return
-        changes = [f"{name}: {old.get(name, 'absent')} -> {parts.get(name, 'absent')}"
+        changes = [f"{name}: {describe_change(old.get(name, 'absent'), parts.get(name, 'absent'))}"
                    for name in sorted(set(old) | set(parts)) if old.get(name) != parts.get(name)]
         self._note("; ".join(changes) or "a new signature")
 

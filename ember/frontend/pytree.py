@@ -6,7 +6,7 @@ from typing import Any, Callable
 
 
 def flatten(tree: Any, is_leaf: Callable[[Any], bool]) -> tuple[list, Any]:
-    """The leaves of `tree` in order, and a structure that `unflatten` refills."""
+    """The leaves of `tree` in order, and a structure (hashable) that `unflatten` refills."""
     leaves: list = []
     return leaves, _walk(tree, is_leaf, leaves)
 
@@ -17,9 +17,10 @@ def _walk(node, is_leaf: Callable[[Any], bool], leaves: list):
         leaves.append(node)
         return ("leaf",)
     if isinstance(node, (tuple, list)):
-        return ("seq", type(node), [_walk(v, is_leaf, leaves) for v in node])
+        return ("seq", type(node), tuple(_walk(v, is_leaf, leaves) for v in node))
     if isinstance(node, dict):
-        return ("dict", type(node), [(k, _walk(v, is_leaf, leaves)) for k, v in node.items()])
+        return ("dict", type(node), tuple((k, _walk(v, is_leaf, leaves))
+                                          for k, v in node.items()))
     leaves.append(node)
     return ("leaf",)
 

@@ -118,24 +118,23 @@ class Optimizer:
         hyperparameters (Python numbers in the graph), which state exists, and identities."""
         from ember.frontend.jit import static_key, tensor_identity
 
+        # Called on every compiled call: one pass over the parameters.
         name = f"optimizer {type(self).__name__} at {id(self):#x}"
-        state, grads, identities, state_tensors = [], [], [], []
+        grads, parameters, state = [], [], []
         for group in self.param_groups:
             for p in group["params"]:
-                slots = self.state.get(p, {})
-                state.append(tuple(sorted(slots)))
-                grads.append(p.grad is not None)
-                identities.append(tensor_identity(p))
-                state_tensors.extend(tensor_identity(v) for v in slots.values()
-                                     if isinstance(v, Tensor))
+                grads.append(p._grad is not None)
+                parameters.append(tensor_identity(p))
+                slots = self.state.get(p)
+                state.append(tuple((k, tensor_identity(v) if isinstance(v, Tensor) else None)
+                                   for k, v in slots.items()) if slots else ())
         return {
             name + " hyperparameters": tuple(
-                tuple((k, static_key(v)) for k, v in sorted(g.items()) if k != "params")
+                tuple((k, static_key(v)) for k, v in g.items() if k != "params")
                 for g in self.param_groups),
             name + " state": tuple(state),
             name + " grads present": tuple(grads),
-            name + " parameters": tuple(identities),
-            name + " state tensors": tuple(state_tensors),
+            name + " parameters": tuple(parameters),
         }
 
     def state_dict(self) -> dict[str, Any]:

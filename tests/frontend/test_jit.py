@@ -236,6 +236,40 @@ def test_jit_module_keeps_module_state_and_retraces_on_training_flag():
     assert "compiled 2 time" in compiled.explain()
 
 
+def test_a_replaced_parameter_retraces_and_is_named():
+    model = nn.Sequential(nn.Linear(4, 3), nn.ReLU(), nn.Linear(3, 2))
+    compiled = ember.jit(model)
+    x = ember.randn(5, 4)
+    compiled(x)
+    compiled(x)
+    model[2].weight = nn.Parameter(ember.zeros(2, 3))
+    _close(compiled(x), model(x))
+    assert compiled._jit.trace_count == 2
+    line = compiled.explain().splitlines()[-1]
+    assert "parameters: 2.weight: " in line and "0.weight" not in line
+
+
+def test_describe_change_shows_only_what_differs():
+    from ember.frontend.jit import describe_change
+
+    assert describe_change((True, True), (True, False)) == "[1] True -> False"
+    assert describe_change((("a", 1), ("b", 2)), (("a", 1), ("b", 3))) == "b: 2 -> 3"
+    assert describe_change((("a", 1), ("b", 2)), (("b", 2), ("c", 1))) == \
+        "a: 1 -> absent, c: absent -> 1"
+    assert describe_change((("a", 1), ("b", 2)), (("b", 2), ("a", 1))) == "reordered"
+    assert describe_change(1, (1,)) == "1 -> (1,)"
+    assert describe_change((1,), (1, 2)) == "(1,) -> (1, 2)"
+
+
+def test_argument_structure_is_hashable_and_keys_the_call():
+    f = ember.jit(lambda d: d["a"] * 2)
+    x = ember.ones(3)
+    f({"a": x})
+    f({"a": x})
+    f({"a": x, "b": 1})
+    assert f.trace_count == 2 and "argument structure" in f.explain().splitlines()[-1]
+
+
 def test_aliased_arguments_do_not_share_a_specialisation():
     f = ember.jit(lambda a, b: a * 2 + b)
     x, z = ember.randn(3), ember.randn(3)
@@ -266,7 +300,7 @@ def test_reassigned_captured_tensors_are_not_read_stale():
     _close(compiled(x), ember.ones(3))
     _close(compiled(x), ember.ones(3))
     assert compiled._jit.trace_count == 2
-    assert "buffer b" in compiled.explain().splitlines()[-1]
+    assert "buffers: b: " in compiled.explain().splitlines()[-1]
 
     global _SHIFT
     _SHIFT = ember.zeros(2)

@@ -384,10 +384,10 @@ class Module:
         """What a compiled function that reaches this module specialises on (ember.jit)."""
         from ember.frontend.jit import tensor_identity
 
-        # Called on every compiled call: one walk of the tree, no generators.
+        # Called on every compiled call: one walk of the tree, no generators, one part per
+        # kind of fact (per-tensor parts would cost a formatted name per tensor per call).
         name = f"module {type(self).__name__} at {id(self):#x}"
-        training, grads = [], []
-        parts = {}
+        training, grads, parameters, buffers = [], [], [], []
         stack, seen = [("", self)], set()
         while stack:
             prefix, module = stack.pop()
@@ -395,18 +395,17 @@ class Module:
                 continue
             seen.add(id(module))
             training.append(module.training)
-            dot = prefix + "." if prefix else ""
-            for kind, store in (("parameter", module._parameters), ("buffer", module._buffers)):
-                for key, tensor in store.items():
-                    if tensor is not None:
-                        parts[f"{name} {kind} {dot}{key}"] = tensor_identity(tensor)
-                        if kind == "parameter":
-                            grads.append(tensor.grad is not None)
-            stack.extend((dot + key, child) for key, child in reversed(module._modules.items())
-                         if child is not None)
-        parts[name + " training"] = tuple(training)
-        parts[name + " grads present"] = tuple(grads)
-        return parts
+            for key, tensor in module._parameters.items():
+                if tensor is not None:
+                    parameters.append((prefix + key, tensor_identity(tensor)))
+                    grads.append(tensor._grad is not None)
+            for key, tensor in module._buffers.items():
+                if tensor is not None:
+                    buffers.append((prefix + key, tensor_identity(tensor)))
+            stack.extend((prefix + key + ".", child)
+                         for key, child in reversed(module._modules.items()) if child is not None)
+        return {name + " training": tuple(training), name + " grads present": tuple(grads),
+                name + " parameters": tuple(parameters), name + " buffers": tuple(buffers)}
 
     def extra_repr(self) -> str:
         """Extra information shown in this module's repr, e.g. layer sizes."""
