@@ -17,7 +17,7 @@ backend that a loop's iterations can run on different threads.
 from __future__ import annotations
 
 from ember.ir.core import Operation, Value, erase, insert_before, replace_all_uses
-from ember.passes.loop_analysis import memory_accesses
+from ember.passes.loop_analysis import in_own_slice, index_range, memory_accesses
 from ember.passes.pass_manager import Pass, register_pass
 
 
@@ -29,15 +29,21 @@ def _accesses(loop: Operation) -> tuple[set[Value], set[Value]]:
     return loaded, stored
 
 
-def _row_axes(loop: Operation, memrefs: set[Value]) -> dict[Value, set[int]] | None:
+def _row_axes(loop: Operation, memrefs: set[Value],
+              chunked: bool) -> dict[Value, dict[int, int]] | None:
     """For each of `memrefs` accessed inside `loop`, the axes that every load and store of it
-    indexes with the loop's induction variable; None when some memref has no such axis."""
+    indexes with the loop's induction variable, or with `chunked`, within the slice of the
+    induction variable (`in_own_slice`) of one size for all of them, mapped to that size;
+    None when some memref has no such axis."""
     iv = loop.regions[0].blocks[0].arguments[0]
-    axes: dict[Value, set[int]] = {}
+    axes: dict[Value, dict[int, int]] = {}
     for _, memref, indices in memory_accesses(loop):
         if memref in memrefs:
-            here = {axis for axis, index in enumerate(indices) if index is iv}
-            common = axes[memref] & here if memref in axes else here
+            here = {axis: (index_range(index, iv)[0] if chunked else 1)
+                    for axis, index in enumerate(indices)
+                    if (in_own_slice(index, iv) if chunked else index is iv)}
+            common = {axis: size for axis, size in here.items()
+                      if axes.get(memref, here).get(axis) == size}
             if not common:
                 return None
             axes[memref] = common
@@ -47,15 +53,16 @@ def _row_axes(loop: Operation, memrefs: set[Value]) -> dict[Value, set[int]] | N
 def owns_rows(loop: Operation, memrefs: set[Value]) -> bool:
     """Whether every load and store of `memrefs` inside `loop` indexes its first axis with the
     loop's induction variable (so iteration i touches only row i of them)."""
-    axes = _row_axes(loop, memrefs)
+    axes = _row_axes(loop, memrefs, chunked=False)
     return axes is not None and all(0 in found for found in axes.values())
 
 
 def owns_slices(loop: Operation, memrefs: set[Value]) -> bool:
     """Whether each of `memrefs` has an axis that every load and store of it inside `loop`
-    indexes with the loop's induction variable (so different iterations touch disjoint slices
-    of it: a transposed output written by a loop over its second axis qualifies)."""
-    return _row_axes(loop, memrefs) is not None
+    indexes within one slice per iteration: with the loop's induction variable (a transposed
+    output written by a loop over its second axis qualifies), or at rows of a chunk
+    (`in_own_slice`, `pipeline-rows`); different iterations then touch disjoint slices."""
+    return _row_axes(loop, memrefs, chunked=True) is not None
 
 
 def _fusible(first: Operation, second: Operation) -> bool:

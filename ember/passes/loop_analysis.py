@@ -53,3 +53,46 @@ def memory_accesses(root: Operation) -> Iterator[tuple[Operation, Value, list[Va
             yield op, op.operands[0], op.operands[1:]
         elif op.name == "memref.store":
             yield op, op.operands[1], op.operands[2:]
+
+
+def index_range(value: Value, iv: Value) -> tuple[int, int, int] | None:
+    """(a, lo, hi) such that `value` is a * `iv` + r with lo <= r <= hi wherever it is
+    computed, for index arithmetic (addi, subi, muli by a constant) on `iv`, constants and the
+    induction variables of loops with constant bounds; None for anything else."""
+    if value is iv:
+        return 1, 0, 0
+    if value.is_block_argument:
+        loop = value.owner.parent.parent if value.owner.parent is not None else None
+        if loop is None or loop.name != "scf.for" or value.index != 0:
+            return None
+        lower, trips, step = constant_value(loop.operands[0]), trip_count(loop), \
+            constant_value(loop.operands[2])
+        if lower is None or not trips or not step or step < 0:
+            return None
+        return 0, lower, lower + (trips - 1) * step
+    number = constant_value(value)
+    if isinstance(number, int) and not isinstance(number, bool):
+        return 0, number, number
+    op = value.owner
+    if op.name not in ("arith.addi", "arith.subi", "arith.muli"):
+        return None
+    left, right = (index_range(v, iv) for v in op.operands)
+    if left is None or right is None:
+        return None
+    if op.name == "arith.addi":
+        return left[0] + right[0], left[1] + right[1], left[2] + right[2]
+    if op.name == "arith.subi":
+        return left[0] - right[0], left[1] - right[2], left[2] - right[1]
+    ranged, factor = (left, right) if right[0] == 0 and right[1] == right[2] else (right, left)
+    if factor[0] != 0 or factor[1] != factor[2]:
+        return None
+    scale = factor[1]
+    ends = sorted((ranged[1] * scale, ranged[2] * scale))
+    return ranged[0] * scale, ends[0], ends[1]
+
+
+def in_own_slice(index: Value, iv: Value) -> bool:
+    """Whether `index` picks, for each value of `iv`, from a range of its own: iv itself, or
+    a * iv + r with 0 <= r < a (row r of chunk iv of a rows)."""
+    found = index_range(index, iv)
+    return found is not None and found[0] >= 1 and 0 <= found[1] and found[2] < found[0]

@@ -1,0 +1,246 @@
+"""`pipeline-rows`: write each row's streamed output while the next row computes (loops IR).
+
+After `reuse-row-values` and `stream-stores`, softmax handles a row in three phases: its max
+(a read of the row), its exponentials (arithmetic on the row, in cache, into a row buffer) and
+its output (the buffer times the reciprocal of the sum, stored non-temporally). The last phase
+waits on memory while the core's arithmetic units idle, and the middle one the other way
+round. Software pipelining overlaps them: the loop that computes row i's exponentials also
+stores row i - 1's output, from the other half of a double row buffer.
+
+A top-level row loop `for i in [0, N)` qualifies when its body is
+    A(i); %buf = memref.alloc(); B(i); T(i); S(i); memref.dealloc %buf
+where S is an innermost loop over [0, C) whose only store is a non-temporal one into row i
+of a result and which loads %buf at its induction variable, T are loads and arithmetic S uses
+(the row's reciprocal sum), and B runs, once per row, an innermost loop L over the same
+[0, C) that stores %buf at its induction variable. The rows are cut into chunks of
+CHUNK_ROWS rows (a divisor of N), and the loop runs over chunks:
+    for c in [0, N / R):                      # R = rows per chunk; chunks are independent
+      %buf2 = memref.alloc() : memref<2xC>    # row k of the chunk uses %buf2[k % 2]
+      A(c R); B(c R)                          # the first row: no output to write yet
+      for k in [1, R):
+        T(c R + k - 1); A(c R + k); B(c R + k) with S(c R + k - 1) at the start of L's body
+      T(c R + R - 1); S(c R + R - 1)          # the last row's output
+Every row index is c R plus an offset in [0, R), so the chunks own disjoint rows and the CPU
+backend still splits them across threads (`owns_slices`). Each row's values are computed by
+the same operations as before: results are bitwise the same.
+"""
+
+from __future__ import annotations
+
+from ember.ir.attributes import I32Array, ScalarAttr
+from ember.ir.core import Block, Operation, Value, clone, functions
+from ember.ir.types import INDEX, MemRefType
+from ember.passes.loop_analysis import constant_value, defined_outside, trip_count
+from ember.passes.pass_manager import Pass, register_pass
+
+# Rows per chunk, at most: the pipeline fills and drains once per chunk (one row of R without
+# overlap), and a thread's share of the rows should be several chunks (the pool balances
+# chunks between threads).
+CHUNK_ROWS = 64
+_MIN_CHUNK_ROWS = 8
+
+
+def _iv(loop: Operation) -> Value:
+    return loop.regions[0].blocks[0].arguments[0]
+
+
+def _chunk_rows(rows: int) -> int | None:
+    """The largest divisor of `rows` that is at most CHUNK_ROWS and leaves two chunks or more;
+    None below _MIN_CHUNK_ROWS (too little to overlap)."""
+    for size in range(min(CHUNK_ROWS, rows // 2), _MIN_CHUNK_ROWS - 1, -1):
+        if rows % size == 0:
+            return size
+    return None
+
+
+def _store_loop(op: Operation, row: Value, buffer: Value) -> bool:
+    """Whether `op` is S: an innermost loop from 0 by 1 without results whose only store is a
+    non-temporal one at [row, ..., iv] and that loads `buffer` only at [iv]."""
+    if op.name != "scf.for" or op.results or constant_value(op.operands[0]) != 0 or \
+            constant_value(op.operands[2]) != 1:
+        return False
+    body = op.regions[0].blocks[0]
+    iv = body.arguments[0]
+    stores = [o for o in body.operations if o.name == "memref.store"]
+    if any(o.regions for o in body.operations) or len(stores) != 1:
+        return False
+    store = stores[0]
+    indices = store.operands[2:]
+    if not store.attributes.get("nontemporal") or len(indices) < 2 or indices[0] is not row \
+            or indices[-1] is not iv:
+        return False
+    return all(o.operands[1:] == [iv] for o in body.operations
+               if o.name == "memref.load" and o.operands[0] is buffer)
+
+
+def _filling_loop(ops: list[Operation], buffer: Value, bounds: list[Value]) -> Operation | None:
+    """L: the innermost loop inside `ops`, nested only in one-iteration loops, that stores
+    `buffer` at its induction variable, with the given bounds; None unless there is exactly
+    one store of `buffer` in `ops` and it is there."""
+    stores = [o for op in ops for o in op.walk()
+              if o.name == "memref.store" and o.operands[1] is buffer]
+    if len(stores) != 1:
+        return None
+    loop = stores[0].parent.parent.parent
+    if loop.operands[:3] != bounds or stores[0].operands[2:] != [_iv(loop)] or \
+            any(o.regions for o in loop.regions[0].blocks[0].operations):
+        return None
+    outer = loop
+    while outer not in ops:
+        outer = outer.parent.parent.parent
+        if outer is None or outer.name != "scf.for" or trip_count(outer) != 1:
+            return None
+    return loop
+
+
+def _plan(loop: Operation):
+    """(A+B ops, buffer, T ops, S, L) if `loop`'s body has the shape in the module doc."""
+    body = loop.regions[0].blocks[0]
+    ops = body.operations
+    if len(ops) < 5 or ops[-2].name != "memref.dealloc":
+        return None
+    buffer = ops[-2].operands[0]
+    allocs = [op for op in ops if op.results and op.results[0] is buffer]
+    if not allocs or allocs[0].name != "memref.alloc" or len(buffer.type.shape) != 1:
+        return None
+    store_loop = ops[-3]
+    if not _store_loop(store_loop, _iv(loop), buffer):
+        return None
+    start = ops.index(store_loop)
+    while start > 0 and not ops[start - 1].regions and ops[start - 1].name != "memref.alloc" \
+            and ops[start - 1].name != "memref.store":
+        start -= 1
+    tail = ops[start:ops.index(store_loop)]
+    compute = [op for op in ops[:start] if op is not allocs[0]]
+    fill = _filling_loop(compute, buffer, store_loop.operands[:3])
+    if fill is None or any(op.name in ("memref.alloc", "memref.dealloc", "func.call")
+                           for top in compute for op in top.walk()):
+        return None
+    # T and S may use the row, the buffer (S only), T's values and values from outside the
+    # row loop: they are recomputed for the previous row, away from A and B.
+    allowed = {id(_iv(loop))}
+    for op in tail:
+        if any(_inside(v, loop) and id(v) not in allowed for v in op.operands) or \
+                buffer in op.operands:
+            return None
+        allowed.update(id(r) for r in op.results)
+    allowed.update({id(buffer), id(_iv(store_loop))})
+    if any(_inside(v, loop) and id(v) not in allowed and v.owner is not store_loop and
+           not _defined_in(v, store_loop) for op in store_loop.walk() for v in op.operands):
+        return None
+    return compute, buffer, tail, store_loop, fill
+
+
+def _defined_in(value: Value, op: Operation) -> bool:
+    return any(value in inner.results for inner in op.walk())
+
+
+def _inside(value: Value, loop: Operation) -> bool:
+    return not defined_outside(value, loop)
+
+
+class _Builder:
+    """Appends ops to a block, with index constants shared at the top of the function."""
+
+    def __init__(self, func_body: Block, block: Block) -> None:
+        self.func_body = func_body
+        self.block = block
+        self._constants: dict[int, Value] = {}
+
+    def index(self, n: int) -> Value:
+        if n not in self._constants:
+            op = Operation("arith.constant", [], [INDEX], {"value": ScalarAttr(n, INDEX)})
+            op.parent = self.func_body
+            self.func_body.operations.insert(0, op)
+            self._constants[n] = op.result
+        return self._constants[n]
+
+    def op(self, name: str, operands: list[Value], result_types=(), attributes=None,
+           regions: int = 0) -> Operation:
+        return self.block.append(Operation(name, operands, list(result_types), attributes,
+                                           regions))
+
+    def value(self, name: str, *operands: Value) -> Value:
+        return self.op(name, list(operands), [INDEX]).result
+
+    def copy(self, ops: list[Operation], mapping: dict[Value, Value]) -> None:
+        for op in ops:
+            self.block.append(clone(op, mapping))
+
+
+def _pipeline(loop: Operation, plan, rows_per_chunk: int) -> None:
+    compute, buffer, tail, store_loop, fill = plan
+    func_body = loop.parent
+    rows = trip_count(loop)
+    row = _iv(loop)
+    chunks = Operation("scf.for", [], [], dict(loop.attributes), regions=1)
+    chunk_body = chunks.regions[0].add_block(Block([INDEX]))
+    b = _Builder(func_body, chunk_body)
+    chunks.operands = [b.index(0), b.index(rows // rows_per_chunk), b.index(1)]
+    # Two row buffers (distinct allocations: LLVM sees that a row's stores into one cannot
+    # touch the previous row's loads from the other, and vectorizes the loop doing both).
+    buffers = [b.op("memref.alloc", [], [buffer.type], {"operandSegmentSizes": I32Array((0, 0))}
+                    ).result for _ in range(2)]
+    first = b.value("arith.muli", chunk_body.arguments[0], b.index(rows_per_chunk))
+
+    def overlapped(current: Value, into: Value, previous: Value, source: Value) -> None:
+        """T and A + B of row `current` into buffer `into`, with S of row `previous` (from
+        `source`) at the start of L's body."""
+        earlier = {row: previous}
+        b.copy(tail, earlier)
+        mapping = {row: current, buffer: into}
+        b.copy(compute, mapping)
+        fill_body = mapping[_iv(fill)].owner
+        earlier.update({buffer: source, _iv(store_loop): fill_body.arguments[0]})
+        moved = [clone(op, earlier) for op in store_loop.regions[0].blocks[0].operations[:-1]]
+        for op in moved:
+            op.parent = fill_body
+        fill_body.operations[0:0] = moved
+
+    b.copy(compute, {row: first, buffer: buffers[0]})  # the chunk's first row: nothing to store
+    # Rows 1 .. R-1 in pairs: an odd row computes into buffers[1] and stores its predecessor
+    # from buffers[0], an even row the other way round.
+    pairs = (rows_per_chunk - 1) // 2
+    pair_loop = b.op("scf.for", [b.index(0), b.index(pairs), b.index(1)], regions=1)
+    pair_body = pair_loop.regions[0].add_block(Block([INDEX]))
+    b.block = pair_body
+    odd = b.value("arith.addi", b.value("arith.addi", first, b.index(1)),
+                  b.value("arith.muli", pair_body.arguments[0], b.index(2)))
+    even = b.value("arith.addi", odd, b.index(1))
+    overlapped(odd, buffers[1], b.value("arith.subi", odd, b.index(1)), buffers[0])
+    overlapped(even, buffers[0], odd, buffers[1])
+    b.op("scf.yield", [])
+    b.block = chunk_body
+    last = rows_per_chunk - 1
+    last_row = b.value("arith.addi", first, b.index(last))
+    if last % 2:  # one row left to compute
+        overlapped(last_row, buffers[1], b.value("arith.subi", last_row, b.index(1)),
+                   buffers[0])
+    b.copy(tail + [store_loop], {row: last_row, buffer: buffers[last % 2]})
+    for freed in buffers:
+        b.op("memref.dealloc", [freed])
+    b.op("scf.yield", [])
+    chunks.parent = func_body
+    func_body.operations[func_body.operations.index(loop)] = chunks
+    loop.parent = None
+
+
+@register_pass
+class PipelineRowsPass(Pass):
+    """Store each row's streamed output inside the next row's compute loop (loops IR; see
+    module doc)."""
+
+    name = "pipeline-rows"
+
+    def run(self, module: Operation) -> None:
+        for func in functions(module):
+            body = func.regions[0].blocks[0]
+            for loop in [op for op in body.operations if op.name == "scf.for"]:
+                rows = trip_count(loop)
+                if loop.results or rows is None or constant_value(loop.operands[0]) != 0 \
+                        or constant_value(loop.operands[2]) != 1:
+                    continue
+                rows_per_chunk = _chunk_rows(rows)
+                plan = _plan(loop) if rows_per_chunk else None
+                if plan is not None:
+                    _pipeline(loop, plan, rows_per_chunk)

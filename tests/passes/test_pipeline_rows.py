@@ -1,0 +1,89 @@
+"""`pipeline-rows`: a softmax whose output streams runs its rows in chunks, and the loop that
+computes a row's exponentials also stores the previous row's output. The loops IR verifies
+(plain mlir-opt too), chunks still split across threads, and results are bitwise those of the
+kernel without the pass, whatever the rows per chunk (even, odd, too few to pipeline)."""
+
+import numpy as np
+import pytest
+
+import ember
+import ember.nn.functional as F
+from ember.codegen import llvm_cpu
+from ember.codegen.llvm import parallel, thread_pool
+from ember.ir import parse
+from ember.ir.loops_verifier import verify_loops
+from ember.ir.mlir_tools import find_mlir_opt, mlir_opt_plain
+from ember.passes import PassManager, stream_stores
+from ember.passes.pipeline_rows import _chunk_rows
+from ember.runtime.loops_interpreter import run_loops
+
+WITHOUT = llvm_cpu.LOOPS_PIPELINE.replace(",pipeline-rows", "")
+
+
+def _softmax(x):
+    return F.softmax(x, dim=-1)
+
+
+@pytest.fixture
+def streaming(monkeypatch):
+    """Every result streams (so small softmaxes pipeline), and no kernel comes from the disk
+    cache, whose keys do not see the patched threshold."""
+    monkeypatch.setattr(stream_stores, "STREAM_MIN_BYTES", 0)
+    monkeypatch.setenv("EMBER_CACHE", "0")
+
+
+def _loops(x: np.ndarray, pipeline: str) -> str:
+    fused = ember.jit(_softmax, backend="interpreter").lower(ember.from_numpy(x))
+    module = parse(str(fused.graphs["fused"][0]))
+    PassManager(pipeline).run(module)
+    text = str(module)
+    verify_loops(parse(text))
+    if find_mlir_opt() is not None:
+        mlir_opt_plain(text)
+    return text
+
+
+def _compiled(x: np.ndarray, pipeline: str, monkeypatch) -> np.ndarray:
+    monkeypatch.setattr(llvm_cpu, "LOOPS_PIPELINE", pipeline)
+    fn = ember.jit(_softmax, backend="llvm")
+    fn(ember.from_numpy(x))  # traces (runs eagerly)
+    return fn(ember.from_numpy(x)).numpy().copy()
+
+
+def test_chunk_rows():
+    assert _chunk_rows(4096) == 64
+    assert _chunk_rows(42) == 21  # odd: no pair for the last row
+    assert _chunk_rows(18) == 9
+    assert _chunk_rows(13) is None  # a prime: one chunk of all rows, nothing to overlap
+    assert _chunk_rows(8) is None  # two chunks of 4 rows: too few to overlap
+
+
+@pytest.mark.parametrize("rows", [4096, 100, 42, 18, 13])
+def test_pipelined_softmax_is_bitwise_the_unpipelined_one(rows, streaming, monkeypatch):
+    x = np.random.default_rng(rows).standard_normal((rows, 256), dtype=np.float32)
+    x[rows // 2, 3] = np.inf if rows % 2 else -np.inf  # a row of NaN, a row with a zero
+    pipelined = _loops(x, llvm_cpu.LOOPS_PIPELINE)
+    chunk = _chunk_rows(rows)
+    # one non-temporal store where the pass does not apply; else two in the loop over pairs
+    # of rows, one for a last odd row, one for the chunk's last output
+    assert pipelined.count("nontemporal = true") == (1 if chunk is None else
+                                                     3 + (chunk - 1) % 2)
+    got = _compiled(x, llvm_cpu.LOOPS_PIPELINE, monkeypatch)
+    expected = _compiled(x, WITHOUT, monkeypatch)
+    np.testing.assert_array_equal(got, expected)
+    interpreted = run_loops(parse(pipelined), [x])[0]
+    np.testing.assert_allclose(interpreted, expected, rtol=1e-6, atol=1e-7)
+
+
+def test_pipelined_rows_run_in_parallel(streaming):
+    x = np.random.default_rng(1).standard_normal((256, 256), dtype=np.float32)
+    lowered = ember.jit(_softmax, backend="llvm").lower(ember.from_numpy(x))
+    loops = lowered.as_text("loops")
+    assert loops.count("-> memref<256xf32>") == 2  # the two row buffers of a chunk
+    if parallel.default_threads() > 1:
+        assert thread_pool.ENTRY in lowered.as_text("llvm")
+
+
+def test_softmax_without_a_streamed_output_is_not_pipelined():
+    x = np.random.default_rng(2).standard_normal((64, 256), dtype=np.float32)
+    assert _loops(x, llvm_cpu.LOOPS_PIPELINE) == _loops(x, WITHOUT)
