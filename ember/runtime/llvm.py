@@ -6,6 +6,7 @@ import ctypes
 import math
 import sys
 import threading
+import weakref
 from collections import Counter
 from typing import Callable, Sequence
 
@@ -30,12 +31,13 @@ class LlvmExecutable:
     one, always starting on a cache line (compiled kernels assume it of their results: see
     `lower-to-loops`). Large results then cost neither an allocation nor first-touch page
     faults per call, and an array a caller still holds is never overwritten. Recycled arrays
-    keep their address beside them, and so do inputs that are this kernel's earlier outputs (a
-    training step's parameters): reading `array.ctypes.data` costs more than a microsecond. A
-    result the kernel stores into an input's buffer (`donate-buffers`) is that input's array,
-    updated in place; an input that may not be written (read-only, or sharing memory with
-    another input) is copied first. Calls from several threads take turns (the foreign call
-    releases the GIL, and the pointer array is shared).
+    keep their address beside them, and so do inputs that are this kernel's earlier outputs and
+    (weakly) the array last passed for each input (a training step's parameters): reading
+    `array.ctypes.data` costs more than a microsecond. A result the kernel stores into an
+    input's buffer (`donate-buffers`) is that input's array, updated in place; an input that
+    may not be written (read-only, or sharing memory with another input) is copied first.
+    Calls from several threads take turns (the foreign call releases the GIL, and the pointer
+    array is shared).
     """
 
     def __init__(self, kernel: CpuKernel, input_count: int) -> None:
@@ -57,6 +59,9 @@ class LlvmExecutable:
         # Per output: (array, address) pairs handed out lately; and the same pairs by array id.
         self._spares: list[list[tuple[np.ndarray, int]]] = [[] for _ in self.outputs]
         self._addresses: dict[int, tuple[np.ndarray, int]] = {}
+        # Per input: the array passed last (weakly: it is the caller's) and its address, for
+        # inputs passed again (parameters updated in place, a fixed batch).
+        self._last_inputs: list[tuple[weakref.ref, int] | None] = [None] * len(self.inputs)
         self._lock = threading.Lock()
 
     def __call__(self, inputs: Sequence[np.ndarray]) -> list[np.ndarray]:
@@ -97,8 +102,13 @@ class LlvmExecutable:
                 raise ValueError(f"input of shape {array.shape} passed for {self.inputs[slot]}")
             arrays.append(array)
             known = self._addresses.get(id(array))
-            self._pointers[slot] = known[1] if known is not None and known[0] is array \
-                else _address(array)
+            if known is not None and known[0] is array:
+                self._pointers[slot] = known[1]
+                continue
+            last = self._last_inputs[slot]
+            if last is None or last[0]() is not array:
+                last = self._last_inputs[slot] = (weakref.ref(array), _address(array))
+            self._pointers[slot] = last[1]
         return arrays
 
     def _bind_outputs(self, first_slot: int) -> list[np.ndarray]:

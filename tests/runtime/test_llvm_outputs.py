@@ -36,3 +36,20 @@ def test_outputs_start_on_a_cache_line():
     del out
     fn(x * 2.0)
     np.testing.assert_array_equal(tail, expected)
+
+
+def test_inputs_are_read_where_they_are_now():
+    """The executable keeps the address of each input's last array (weakly): an array passed
+    again is read with its new contents, and another array, even one reusing a freed array's
+    id, is read at its own address."""
+    fn = ember.jit(lambda x: x + 1.0, backend="llvm")
+    fn(ember.zeros(1000))  # the traced call runs eagerly
+    a = np.zeros(1000, np.float32)
+    np.testing.assert_array_equal(fn(ember.from_numpy(a)).numpy(), 1.0)
+    a += 1.0
+    np.testing.assert_array_equal(fn(ember.from_numpy(a)).numpy(), 2.0)
+    np.testing.assert_array_equal(fn(ember.from_numpy(np.full(1000, 5.0, np.float32))).numpy(),
+                                  6.0)
+    for value in range(20):  # freed arrays' ids come back: each must be read afresh
+        np.testing.assert_array_equal(
+            fn(ember.from_numpy(np.full(1000, value, np.float32))).numpy(), value + 1.0)
