@@ -107,8 +107,7 @@ def _plan(loop: Operation):
     if not _store_loop(store_loop, _iv(loop), buffer):
         return None
     start = ops.index(store_loop)
-    while start > 0 and not ops[start - 1].regions and ops[start - 1].name != "memref.alloc" \
-            and ops[start - 1].name != "memref.store":
+    while start > 0 and _pure(ops[start - 1]):
         start -= 1
     tail = ops[start:ops.index(store_loop)]
     compute = [op for op in ops[:start] if op is not allocs[0]]
@@ -124,15 +123,22 @@ def _plan(loop: Operation):
                 buffer in op.operands:
             return None
         allowed.update(id(r) for r in op.results)
-    allowed.update({id(buffer), id(_iv(store_loop))})
-    if any(_inside(v, loop) and id(v) not in allowed and v.owner is not store_loop and
-           not _defined_in(v, store_loop) for op in store_loop.walk() for v in op.operands):
+    allowed.add(id(buffer))
+    if not all(id(v) in allowed or _inside(v, store_loop) or not _inside(v, loop)
+               for op in store_loop.walk() for v in op.operands):
+        return None
+    # S of a row now runs beside A and B of the next: it may read nothing they write (but
+    # the buffer, of which it reads the other one)
+    written = {id(o.operands[1]) for op in compute for o in op.walk() if o.name == "memref.store"}
+    if any(o.name == "memref.load" and o.operands[0] is not buffer and id(o.operands[0]) in written
+           for o in store_loop.walk()):
         return None
     return compute, buffer, tail, store_loop, fill
 
 
-def _defined_in(value: Value, op: Operation) -> bool:
-    return any(value in inner.results for inner in op.walk())
+def _pure(op: Operation) -> bool:
+    """A value computed without effects: arithmetic, a math function or a load."""
+    return op.dialect in ("arith", "math") or op.name == "memref.load"
 
 
 def _inside(value: Value, loop: Operation) -> bool:
@@ -145,7 +151,8 @@ class _Builder:
     def __init__(self, func_body: Block, block: Block) -> None:
         self.func_body = func_body
         self.block = block
-        self._constants: dict[int, Value] = {}
+        self._constants = {constant_value(op.result): op.result for op in func_body.operations
+                           if op.name == "arith.constant" and op.result.type == INDEX}
 
     def index(self, n: int) -> Value:
         if n not in self._constants:
