@@ -29,7 +29,7 @@ from __future__ import annotations
 
 from ember.ir.attributes import I32Array, ScalarAttr
 from ember.ir.core import Block, Operation, Value, clone, functions
-from ember.ir.types import INDEX, MemRefType
+from ember.ir.types import INDEX
 from ember.passes.loop_analysis import constant_value, defined_outside, trip_count
 from ember.passes.pass_manager import Pass, register_pass
 

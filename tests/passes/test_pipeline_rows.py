@@ -11,11 +11,10 @@ import ember.nn.functional as F
 from ember.codegen import llvm_cpu
 from ember.codegen.llvm import parallel, thread_pool
 from ember.ir import parse
-from ember.ir.loops_verifier import verify_loops
-from ember.ir.mlir_tools import find_mlir_opt, mlir_opt_plain
-from ember.passes import PassManager, stream_stores
+from ember.passes import stream_stores
 from ember.passes.pipeline_rows import _chunk_rows
 from ember.runtime.loops_interpreter import run_loops
+from loop_pipelines import lowered
 
 WITHOUT = llvm_cpu.LOOPS_PIPELINE.replace(",pipeline-rows", "")
 
@@ -33,14 +32,7 @@ def streaming(monkeypatch):
 
 
 def _loops(x: np.ndarray, pipeline: str) -> str:
-    fused = ember.jit(_softmax, backend="interpreter").lower(ember.from_numpy(x))
-    module = parse(str(fused.graphs["fused"][0]))
-    PassManager(pipeline).run(module)
-    text = str(module)
-    verify_loops(parse(text))
-    if find_mlir_opt() is not None:
-        mlir_opt_plain(text)
-    return text
+    return str(lowered(_softmax, [x], pipeline))
 
 
 def _compiled(x: np.ndarray, pipeline: str, monkeypatch) -> np.ndarray:

@@ -5,28 +5,13 @@ where it should (softmax computes each exponential once)."""
 import numpy as np
 import pytest
 
-import ember
 import ember.nn.functional as F
 from ember.codegen.llvm_cpu import LOOPS_PIPELINE
-from ember.ir import parse
-from ember.ir.loops_verifier import verify_loops
-from ember.ir.mlir_tools import find_mlir_opt, mlir_opt_plain
-from ember.passes import PassManager
 from ember.runtime.loops_interpreter import run_loops
+from loop_pipelines import lowered
 
 RNG = np.random.default_rng(3)
 BASE = "lower-to-loops,fuse-rows"
-
-
-def _loops(fn, arrays, pipeline):
-    fused = ember.jit(fn, backend="interpreter").lower(*map(ember.from_numpy, arrays))
-    module = parse(str(fused.graphs["fused"][0]))
-    PassManager(pipeline).run(module)
-    text = str(module)
-    verify_loops(parse(text))
-    if find_mlir_opt() is not None:
-        mlir_opt_plain(text)
-    return module
 
 
 CASES = {
@@ -44,15 +29,15 @@ CASES = {
 def test_passes_keep_the_values(name):
     fn, shapes = CASES[name]
     arrays = [RNG.standard_normal(s).astype(np.float32) for s in shapes]
-    before = run_loops(_loops(fn, arrays, BASE), arrays)
-    after = run_loops(_loops(fn, arrays, LOOPS_PIPELINE), arrays)
+    before = run_loops(lowered(fn, arrays, BASE), arrays)
+    after = run_loops(lowered(fn, arrays, LOOPS_PIPELINE), arrays)
     for b, a in zip(before, after):
         np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-7)
 
 
 def test_softmax_computes_each_exponential_once():
     arrays = [RNG.standard_normal((6, 10)).astype(np.float32)]
-    before = str(_loops(CASES["softmax"][0], arrays, BASE))
-    after = str(_loops(CASES["softmax"][0], arrays, LOOPS_PIPELINE))
+    before = str(lowered(CASES["softmax"][0], arrays, BASE))
+    after = str(lowered(CASES["softmax"][0], arrays, LOOPS_PIPELINE))
     assert before.count('"math.exp"') == 2 and after.count('"math.exp"') == 1
     assert '"arith.divf"' in after and after.count('"arith.mulf"') >= 1
