@@ -5,24 +5,30 @@ After `reuse-row-values` and `stream-stores`, softmax handles a row in three pha
 its output (the buffer times the reciprocal of the sum, stored non-temporally). The last phase
 waits on memory while the core's arithmetic units idle, and the middle one the other way
 round. Software pipelining overlaps them: the loop that computes row i's exponentials also
-stores row i - 1's output, from the other half of a double row buffer.
+stores row i - 1's output, from the other of two row buffers. On (4096, 1024) softmax takes
+5-13% less time (the C version of the same loops gains 10%).
 
 A top-level row loop `for i in [0, N)` qualifies when its body is
     A(i); %buf = memref.alloc(); B(i); T(i); S(i); memref.dealloc %buf
 where S is an innermost loop over [0, C) whose only store is a non-temporal one into row i
-of a result and which loads %buf at its induction variable, T are loads and arithmetic S uses
-(the row's reciprocal sum), and B runs, once per row, an innermost loop L over the same
-[0, C) that stores %buf at its induction variable. The rows are cut into chunks of
-CHUNK_ROWS rows (a divisor of N), and the loop runs over chunks:
-    for c in [0, N / R):                      # R = rows per chunk; chunks are independent
-      %buf2 = memref.alloc() : memref<2xC>    # row k of the chunk uses %buf2[k % 2]
-      A(c R); B(c R)                          # the first row: no output to write yet
-      for k in [1, R):
-        T(c R + k - 1); A(c R + k); B(c R + k) with S(c R + k - 1) at the start of L's body
-      T(c R + R - 1); S(c R + R - 1)          # the last row's output
-Every row index is c R plus an offset in [0, R), so the chunks own disjoint rows and the CPU
-backend still splits them across threads (`owns_slices`). Each row's values are computed by
-the same operations as before: results are bitwise the same.
+of a result, which loads %buf at its induction variable and nothing A or B write, T are
+loads and arithmetic for S (the row's reciprocal sum), and B runs, once per row, an innermost
+loop L over the same [0, C) that stores %buf at its induction variable. The rows are cut
+into chunks of R rows (the largest divisor of N up to CHUNK_ROWS), and the loop runs over
+chunks, with buffers P and Q for the even and odd rows of a chunk:
+    for c in [0, N / R):                      # chunks are independent
+      P, Q = memref.alloc(), memref.alloc()
+      A(cR); B(cR) into P                     # the first row: no output to write yet
+      for pairs of rows r = cR + 1 + 2m, r + 1:
+        T(r - 1); A(r); B(r) into Q, with S(r - 1) from P at the start of L's body
+        T(r); A(r + 1); B(r + 1) into P, with S(r) from Q at the start of L's body
+      (the same for a last odd row, when R is even)
+      T(cR + R - 1); S(cR + R - 1)            # the last row's output
+Two distinct buffers (rather than halves of one indexed by the row's parity) let LLVM see that
+L's stores cannot touch S's loads, and vectorize the loop doing both. Every row index is cR
+plus an offset in [0, R), so chunks own disjoint rows and the CPU backend still splits them
+across threads (`owns_slices`). Each row's values are computed by the same operations as
+before: results are bitwise the same.
 """
 
 from __future__ import annotations
