@@ -8,6 +8,11 @@ the loop's own induction variable (its first index), the second body runs right 
 in one loop: a row is then read while it is still in cache, and iteration i of the merged loop
 does what iterations i of both did, in the same order.
 
+Then, inside each loop, consecutive loops merge the same way along any one axis that they both
+index with their induction variable: a softmax over (batch, rows, columns) is a batch loop
+around one nest over the rows per reduction, and becomes a batch loop around one loop over the
+rows, whose body is the 2-D softmax's (it then gets the same row buffer and streamed stores).
+
 Loops with results or a discardable attribute (a `ember.kernel` nest keeps its shape) are left
 alone; `memref.alloc`s between two fused loops move above them (allocating is independent of
 the loops). A weaker test, `owns_slices` (any one axis instead of the first), tells the CPU
@@ -65,7 +70,7 @@ def owns_slices(loop: Operation, memrefs: set[Value]) -> bool:
     return _row_axes(loop, memrefs, chunked=True) is not None
 
 
-def _fusible(first: Operation, second: Operation) -> bool:
+def _fusible(first: Operation, second: Operation, top_level: bool) -> bool:
     if any(op.results or op.attributes for op in (first, second)):
         return False
     if first.operands != second.operands:  # same constant bounds (constants are shared)
@@ -75,7 +80,13 @@ def _fusible(first: Operation, second: Operation) -> bool:
         return False
     (loaded1, stored1), (loaded2, stored2) = _accesses(first), _accesses(second)
     shared = (stored1 & (loaded2 | stored2)) | (stored2 & loaded1)
-    return owns_rows(first, shared) and owns_rows(second, shared)
+    if top_level:
+        return owns_rows(first, shared) and owns_rows(second, shared)
+    # A nest inside a row: its loops own slices along a later axis (the second of a
+    # (batch, row, column) tensor), the same one in both loops.
+    axes1, axes2 = (_row_axes(loop, shared, chunked=False) for loop in (first, second))
+    return axes1 is not None and axes2 is not None and \
+        all(axes1[memref].keys() & axes2[memref].keys() for memref in shared)
 
 
 def _merge(first: Operation, second: Operation) -> None:
@@ -92,23 +103,25 @@ def _merge(first: Operation, second: Operation) -> None:
 
 @register_pass
 class FuseRowsPass(Pass):
-    """Merge consecutive top-level loop nests over the same rows (loops IR; see module doc)."""
+    """Merge consecutive loop nests over the same rows, top-level ones and then those inside
+    them (loops IR; see module doc)."""
 
     name = "fuse-rows"
 
     def run(self, module: Operation) -> None:
         for func in module.regions[0].blocks[0].operations:
             if func.name == "func.func":
-                self._fuse_block(func.regions[0].blocks[0])
+                self._fuse_block(func.regions[0].blocks[0], top_level=True)
 
-    @staticmethod
-    def _fuse_block(block) -> None:
+    @classmethod
+    def _fuse_block(cls, block, top_level: bool) -> None:
         current: Operation | None = None
         pending_allocs: list[Operation] = []
         for op in list(block.operations):
             if op.name == "memref.alloc" and current is not None:
                 pending_allocs.append(op)
-            elif op.name == "scf.for" and current is not None and _fusible(current, op):
+            elif op.name == "scf.for" and current is not None and \
+                    _fusible(current, op, top_level):
                 for alloc in pending_allocs:
                     erase(alloc)
                     insert_before(current, alloc)
@@ -117,3 +130,8 @@ class FuseRowsPass(Pass):
             else:
                 current = op if op.name == "scf.for" else None
                 pending_allocs = []
+        # Then the nests inside each row: a softmax over (batch, rows, columns) is a loop over
+        # the batch around one nest per reduction.
+        for op in block.operations:
+            if op.name == "scf.for" and not op.results and not op.attributes:
+                cls._fuse_block(op.regions[0].blocks[0], top_level=False)

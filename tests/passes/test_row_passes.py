@@ -41,3 +41,28 @@ def test_softmax_computes_each_exponential_once():
     after = str(lowered(CASES["softmax"][0], arrays, LOOPS_PIPELINE))
     assert before.count('"math.exp"') == 2 and after.count('"math.exp"') == 1
     assert '"arith.divf"' in after and after.count('"arith.mulf"') >= 1
+
+
+BATCHED = {
+    "softmax": (lambda x: F.softmax(x, dim=-1), [(2, 3, 5, 10)]),
+    "layer_norm": (lambda x, w, b: F.layer_norm(x, (10,), w, b), [(4, 6, 10), (10,), (10,)]),
+    "batch_norm_stats": (lambda x: (x - x.mean((0, 2), keepdim=True)) / x.std(), [(3, 4, 7)]),
+}
+
+
+@pytest.mark.parametrize("name", BATCHED)
+def test_row_nests_inside_a_batch_loop_fuse_and_keep_the_values(name):
+    # a reduction over the last axis of (batch, rows, columns) is a batch loop around one nest
+    # over the rows per reduction: fuse-rows merges those too
+    fn, shapes = BATCHED[name]
+    arrays = [RNG.standard_normal(s).astype(np.float32) for s in shapes]
+    unfused = run_loops(lowered(fn, arrays, "lower-to-loops"), arrays)
+    for pipeline in (BASE, LOOPS_PIPELINE):
+        for u, f in zip(unfused, run_loops(lowered(fn, arrays, pipeline), arrays)):
+            np.testing.assert_allclose(f, u, rtol=1e-6, atol=1e-7)
+
+
+def test_batched_softmax_computes_each_exponential_once():
+    arrays = [RNG.standard_normal((2, 3, 5, 10)).astype(np.float32)]
+    after = str(lowered(BATCHED["softmax"][0], arrays, LOOPS_PIPELINE))
+    assert after.count('"math.exp"') == 1
