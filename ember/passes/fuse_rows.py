@@ -12,6 +12,8 @@ Then, inside each loop, consecutive loops merge the same way along any one axis 
 index with their induction variable: a softmax over (batch, rows, columns) is a batch loop
 around one nest over the rows per reduction, and becomes a batch loop around one loop over the
 rows, whose body is the 2-D softmax's (it then gets the same row buffer and streamed stores).
+At the top, a batch of one is a loop of one iteration whose induction variable lowering wrote
+as the constant 0: that counts as the induction variable.
 
 Loops with results or a discardable attribute (a `ember.kernel` nest keeps its shape) are left
 alone; `memref.alloc`s between two fused loops move above them (allocating is independent of
@@ -22,7 +24,8 @@ backend that a loop's iterations can run on different threads.
 from __future__ import annotations
 
 from ember.ir.core import Operation, Value, erase, insert_before, replace_all_uses
-from ember.passes.loop_analysis import in_own_slice, index_range, memory_accesses
+from ember.passes.loop_analysis import (constant_value, in_own_slice, index_range,
+                                         memory_accesses, trip_count)
 from ember.passes.pass_manager import Pass, register_pass
 
 
@@ -34,19 +37,26 @@ def _accesses(loop: Operation) -> tuple[set[Value], set[Value]]:
     return loaded, stored
 
 
-def _row_axes(loop: Operation, memrefs: set[Value],
-              chunked: bool) -> dict[Value, dict[int, int]] | None:
+def _row_axes(loop: Operation, memrefs: set[Value], chunked: bool,
+              batch_of_one: bool = False) -> dict[Value, dict[int, int]] | None:
     """For each of `memrefs` accessed inside `loop`, the axes that every load and store of it
     indexes with the loop's induction variable, or with `chunked`, within the slice of the
     induction variable (`in_own_slice`) of one size for all of them, mapped to that size;
-    None when some memref has no such axis."""
+    None when some memref has no such axis. With `batch_of_one`, in a loop of one iteration
+    from 0, the constant 0 that lowering writes for a size-1 axis is the induction variable."""
     iv = loop.regions[0].blocks[0].arguments[0]
+    single = batch_of_one and trip_count(loop) == 1 and constant_value(loop.operands[0]) == 0
+
+    def own(index: Value) -> bool:
+        if single and constant_value(index) == 0:
+            return True
+        return in_own_slice(index, iv) if chunked else index is iv
+
     axes: dict[Value, dict[int, int]] = {}
     for _, memref, indices in memory_accesses(loop):
         if memref in memrefs:
-            here = {axis: (index_range(index, iv)[0] if chunked else 1)
-                    for axis, index in enumerate(indices)
-                    if (in_own_slice(index, iv) if chunked else index is iv)}
+            here = {axis: (index_range(index, iv) or (1,))[0] if chunked else 1
+                    for axis, index in enumerate(indices) if own(index)}
             common = {axis: size for axis, size in here.items()
                       if axes.get(memref, here).get(axis) == size}
             if not common:
@@ -58,7 +68,7 @@ def _row_axes(loop: Operation, memrefs: set[Value],
 def owns_rows(loop: Operation, memrefs: set[Value]) -> bool:
     """Whether every load and store of `memrefs` inside `loop` indexes its first axis with the
     loop's induction variable (so iteration i touches only row i of them)."""
-    axes = _row_axes(loop, memrefs, chunked=False)
+    axes = _row_axes(loop, memrefs, chunked=False, batch_of_one=True)
     return axes is not None and all(0 in found for found in axes.values())
 
 

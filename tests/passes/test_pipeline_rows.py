@@ -1,7 +1,8 @@
 """`pipeline-rows`: a softmax whose output streams runs its rows in chunks, and the loop that
 computes a row's exponentials also stores the previous row's output. The loops IR verifies
 (plain mlir-opt too), chunks still split across threads, and results are bitwise those of the
-kernel without the pass, whatever the rows per chunk (even, odd, too few to pipeline)."""
+kernel without the pass, whatever the rows per chunk (even, odd, too few to pipeline) and for
+rows inside a batch loop."""
 
 import numpy as np
 import pytest
@@ -50,10 +51,13 @@ def test_chunk_rows():
     assert _chunk_rows(8) is None  # two chunks of 4 rows: too few to overlap
 
 
-@pytest.mark.parametrize("rows", [4096, 100, 42, 18, 13])
-def test_pipelined_softmax_is_bitwise_the_unpipelined_one(rows, streaming, monkeypatch):
-    x = np.random.default_rng(rows).standard_normal((rows, 256), dtype=np.float32)
-    x[rows // 2, 3] = np.inf if rows % 2 else -np.inf  # a row of NaN, a row with a zero
+@pytest.mark.parametrize("shape", [(4096, 256), (100, 256), (42, 256), (18, 256), (13, 256),
+                                   (3, 42, 256), (2, 2, 18, 64), (1, 100, 256)])
+def test_pipelined_softmax_is_bitwise_the_unpipelined_one(shape, streaming, monkeypatch):
+    # (batch, rows, columns): the row loop inside the batch loop is pipelined
+    x = np.random.default_rng(shape[-2]).standard_normal(shape, dtype=np.float32)
+    rows = shape[-2]
+    x[..., rows // 2, 3] = np.inf if rows % 2 else -np.inf  # rows of NaN, rows with a zero
     pipelined = _loops(x, llvm_cpu.LOOPS_PIPELINE)
     chunk = _chunk_rows(rows)
     # one non-temporal store where the pass does not apply; else two in the loop over pairs
