@@ -14,9 +14,9 @@ columns), after `fuse-rows`), qualifies when its body is
 where S is an innermost loop over [0, C) whose only store is a non-temporal one into row i
 (index i on some axis) of a result, which loads %buf at its induction variable and nothing A
 or B write, T are loads and arithmetic for S (the row's reciprocal sum), and B runs, once per
-row, an innermost loop L over the same [0, C) that stores %buf at its induction variable. The rows are cut
-into chunks of R rows (the largest divisor of N up to CHUNK_ROWS), and the loop runs over
-chunks, with buffers P and Q for the even and odd rows of a chunk:
+row, an innermost loop L over the same [0, C) that stores %buf at its induction variable.
+The rows are cut into chunks of R rows (the largest divisor of N up to CHUNK_ROWS), and the
+loop runs over chunks, with buffers P and Q for the even and odd rows of a chunk:
     for c in [0, N / R):                      # chunks are independent
       P, Q = memref.alloc(), memref.alloc()
       A(cR); B(cR) into P                     # the first row: no output to write yet
@@ -28,8 +28,8 @@ chunks, with buffers P and Q for the even and odd rows of a chunk:
 Two distinct buffers (rather than halves of one indexed by the row's parity) let LLVM see that
 L's stores cannot touch S's loads, and vectorize the loop doing both. Every row index is cR
 plus an offset in [0, R), so chunks own disjoint rows and the CPU backend still splits them
-across threads (`owns_slices`; inside a batch loop, the batch loop splits). Each row's values are computed by the same operations as
-before: results are bitwise the same.
+across threads (`owns_slices`; inside a batch loop, the batch loop splits). Each row's values
+are computed by the same operations as before: results are bitwise the same.
 """
 
 from __future__ import annotations
