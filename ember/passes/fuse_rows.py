@@ -24,8 +24,7 @@ backend that a loop's iterations can run on different threads.
 from __future__ import annotations
 
 from ember.ir.core import Operation, Value, erase, insert_before, replace_all_uses
-from ember.passes.loop_analysis import (constant_value, in_own_slice, index_range,
-                                         memory_accesses, trip_count)
+from ember.passes.loop_analysis import constant_value, memory_accesses, own_slice, trip_count
 from ember.passes.pass_manager import Pass, register_pass
 
 
@@ -41,22 +40,23 @@ def _row_axes(loop: Operation, memrefs: set[Value], chunked: bool,
               batch_of_one: bool = False) -> dict[Value, dict[int, int]] | None:
     """For each of `memrefs` accessed inside `loop`, the axes that every load and store of it
     indexes with the loop's induction variable, or with `chunked`, within the slice of the
-    induction variable (`in_own_slice`) of one size for all of them, mapped to that size;
+    induction variable (`own_slice`) of one size for all of them, mapped to that size;
     None when some memref has no such axis. With `batch_of_one`, in a loop of one iteration
     from 0, the constant 0 that lowering writes for a size-1 axis is the induction variable."""
     iv = loop.regions[0].blocks[0].arguments[0]
     single = batch_of_one and trip_count(loop) == 1 and constant_value(loop.operands[0]) == 0
 
-    def own(index: Value) -> bool:
-        if single and constant_value(index) == 0:
-            return True
-        return in_own_slice(index, iv) if chunked else index is iv
+    def slice_size(index: Value) -> int | None:
+        """The rows per iteration of the slice `index` keeps to, or None."""
+        if index is iv or single and constant_value(index) == 0:
+            return 1
+        return own_slice(index, iv) if chunked else None
 
     axes: dict[Value, dict[int, int]] = {}
     for _, memref, indices in memory_accesses(loop):
         if memref in memrefs:
-            here = {axis: (index_range(index, iv) or (1,))[0] if chunked else 1
-                    for axis, index in enumerate(indices) if own(index)}
+            sizes = {axis: slice_size(index) for axis, index in enumerate(indices)}
+            here = {axis: size for axis, size in sizes.items() if size is not None}
             common = {axis: size for axis, size in here.items()
                       if axes.get(memref, here).get(axis) == size}
             if not common:
@@ -76,7 +76,7 @@ def owns_slices(loop: Operation, memrefs: set[Value]) -> bool:
     """Whether each of `memrefs` has an axis that every load and store of it inside `loop`
     indexes within one slice per iteration: with the loop's induction variable (a transposed
     output written by a loop over its second axis qualifies), or at rows of a chunk
-    (`in_own_slice`, `pipeline-rows`); different iterations then touch disjoint slices."""
+    (`own_slice`, `pipeline-rows`); different iterations then touch disjoint slices."""
     return _row_axes(loop, memrefs, chunked=True) is not None
 
 

@@ -91,8 +91,10 @@ def index_range(value: Value, iv: Value) -> tuple[int, int, int] | None:
     return ranged[0] * scale, ends[0], ends[1]
 
 
-def in_own_slice(index: Value, iv: Value) -> bool:
-    """Whether `index` picks, for each value of `iv`, from a range of its own: iv itself, or
-    a * iv + r with 0 <= r < a (row r of chunk iv of a rows)."""
+def own_slice(index: Value, iv: Value) -> int | None:
+    """a, if `index` picks for each value of `iv` from a range of its own: iv itself (a = 1),
+    or a * iv + r with 0 <= r < a (row r of chunk iv of a rows); None otherwise."""
     found = index_range(index, iv)
-    return found is not None and found[0] >= 1 and 0 <= found[1] and found[2] < found[0]
+    if found is None or found[0] < 1 or found[1] < 0 or found[2] >= found[0]:
+        return None
+    return found[0]

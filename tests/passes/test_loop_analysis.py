@@ -5,7 +5,7 @@ import pytest
 
 from ember.ir import parse
 from ember.passes.fuse_rows import owns_rows, owns_slices
-from ember.passes.loop_analysis import in_own_slice, index_range
+from ember.passes.loop_analysis import index_range, own_slice
 
 LOOP = """
 module {{
@@ -50,7 +50,7 @@ def test_index_range_of_chunk_rows():
     assert index_range(iv, iv) == (1, 0, 0)
     assert index_range(_value(loop, 0), iv) == (4, 0, 1)  # 4 i + k, k in [0, 1]
     assert index_range(_value(loop, 1), iv) == (4, 2, 3)  # + 2
-    assert in_own_slice(_value(loop, 1), iv)
+    assert own_slice(_value(loop, 1), iv)
 
 
 @pytest.mark.parametrize("offset, load, owned", [
