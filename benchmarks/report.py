@@ -51,8 +51,9 @@ def format_table(results: dict) -> str:
     text.insert(1, "-+-".join("-" * w for w in widths))
     meta = results["meta"]
     header = (f"median wall time, ±half the interquartile range, time/baseline (higher is "
-              f"slower); {meta['repeat']} repeats after warm-up, each the mean per call of back-to-back "
-              f"calls filling {MIN_SAMPLE_S * 1e3:.0f} ms; load average "
+              f"slower); {meta['repeat']} repeats after warm-up, the columns of a row taking turns, "
+              f"each the mean per call of back-to-back calls filling "
+              f"{MIN_SAMPLE_S * 1e3:.0f} ms; load average "
               f"{meta['load_average'][0]:.1f}; numpy {meta['numpy']}, torch {meta['torch']} "
               f"({meta['torch_threads']} threads), {meta['cpus']} CPUs")
     notes = sorted({f"{c}: {n}" for row in results["benchmarks"]

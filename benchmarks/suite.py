@@ -14,24 +14,35 @@ from typing import Callable
 from benchmarks import compile_time, kernels, training
 from benchmarks import implementations as impl
 from benchmarks.case import Case, Sizes
-from benchmarks.timing import Skipped, Timing, measure
+from benchmarks.timing import Skipped, Timing, measure_side_by_side
 
 Log = Callable[[str], None]
-# Seconds to wait before each measurement, and again between the warm-up calls (which may
-# compile) and the timed ones: the previous column's thread pools (OpenBLAS's, OpenMP's,
+# Seconds to wait before building each implementation, and again between the warm-ups (which
+# may compile) and the timed samples: the previous column's thread pools (OpenBLAS's, OpenMP's,
 # Ember's) spin for tens of milliseconds after their last call, and on a 2-core machine they
 # would take the next column's second core; after a burst of work (a compile) this virtual
 # machine runs the next ~0.1 s measurably slower (timings settle after an idle second).
 SETTLE_S = 1.0
+# Seconds each implementation runs untimed before each of its samples, once the columns take
+# turns. It outlasts the spinning threads of the column before (after NumPy's matmul,
+# OpenBLAS's spin for about 0.1 s), and keeps the machine busy: a sample taken after an idle
+# pause instead ran slower, by 1.4x for softmax after 0.25 s, on this virtual machine.
+LEAD_S = 0.2
 
 
-def _record(timing: Timing, flops: float | None) -> dict:
-    record = {"status": "ok", "median_s": timing.median, "min_s": min(timing.samples),
-              "max_s": max(timing.samples), "spread": timing.spread,
-              "repeats": len(timing.samples), "first_call_s": timing.first_call,
-              "samples_s": timing.samples}
+def _record(outcome: Timing | Exception, flops: float | None) -> dict:
+    """The JSON record of one cell: its timing, or why there is none."""
+    if isinstance(outcome, Skipped):
+        return _failure("skipped", str(outcome))
+    if isinstance(outcome, Exception):
+        message = str(outcome).strip().splitlines()[0] if str(outcome).strip() else ""
+        return _failure("error", f"{type(outcome).__name__}: {message}"[:200])
+    record = {"status": "ok", "median_s": outcome.median, "min_s": min(outcome.samples),
+              "max_s": max(outcome.samples), "spread": outcome.spread,
+              "repeats": len(outcome.samples), "first_call_s": outcome.first_call,
+              "samples_s": outcome.samples}
     if flops:
-        record["gflops"] = flops / timing.median / 1e9
+        record["gflops"] = flops / outcome.median / 1e9
     return record
 
 
@@ -39,17 +50,15 @@ def _failure(status: str, reason: str) -> dict:
     return {"status": status, "reason": reason}
 
 
-def _attempt(run: Callable[[], Timing], flops: float | None) -> dict:
+def _attempt(run: Callable[[], Timing]) -> dict:
     """Run one measurement; failures become records that say why, never abort the suite."""
     gc.collect()
     time.sleep(SETTLE_S)
     try:
-        return _record(run(), flops)
-    except Skipped as e:
-        return _failure("skipped", str(e))
+        outcome: Timing | Exception = run()
     except Exception as e:  # a broken implementation is reported in its cell
-        message = str(e).strip().splitlines()[0] if str(e).strip() else ""
-        return _failure("error", f"{type(e).__name__}: {message}"[:200])
+        outcome = e
+    return _record(outcome, None)
 
 
 def _row(name: str, description: str, baseline: str, results: dict,
@@ -73,8 +82,9 @@ def _unavailable(column: str, device: str) -> str | None:
 
 def run_case(case: Case, columns: list[str], repeat: int, budget_s: float, device: str,
              log: Log) -> dict:
-    """Time `case` on `device` for every column that has a builder."""
-    results = {}
+    """Time `case` on `device` for every column that has a builder, the columns taking turns
+    sample by sample."""
+    results, builders = {}, {}
     for column in columns:
         if column not in case.builders:
             continue
@@ -82,11 +92,14 @@ def run_case(case: Case, columns: list[str], repeat: int, budget_s: float, devic
         if problem:
             results[column] = _failure("n/a", problem)
         else:
-            results[column] = _attempt(
-                lambda: measure(case.builders[column](), repeat, case.warmup, budget_s,
-                                SETTLE_S),
-                case.flops)
-        log(f"{case.name:12s} {column:22s} {_brief(results[column])}")
+            builders[column] = case.builders[column]
+    gc.collect()
+    outcomes = measure_side_by_side(builders, repeat, case.warmup, budget_s, SETTLE_S, LEAD_S)
+    results.update({column: _record(outcome, case.flops)
+                    for column, outcome in outcomes.items()})
+    results = {column: results[column] for column in columns if column in results}
+    for column, record in results.items():
+        log(f"{case.name:12s} {column:22s} {_brief(record)}")
     notes = {c: n for c, n in case.notes.items() if c in results}
     return _row(case.name, case.description, case.baseline, results, case.flops, notes)
 
@@ -107,7 +120,7 @@ def compile_rows(columns: list[str], batch: int, budget_s: float, device: str,
                 continue
             problem = _unavailable(column, device)
             results[column] = (_failure("n/a", problem) if problem
-                               else _attempt(lambda: measure_one(column), None))
+                               else _attempt(lambda: measure_one(column)))
             log(f"{name:12s} {column:22s} {_brief(results[column])}")
         notes = {c: compile_time.NOTE for c in results}
         rows.append(_row(name, description, impl.TORCH_COMPILE, results, notes=notes))

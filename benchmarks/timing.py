@@ -1,10 +1,12 @@
-"""Wall-clock timing of one implementation: warm-up calls, then repeats within a time budget."""
+"""Wall-clock timing of a row's implementations side by side: each is called once (which may
+compile) and warmed up, then they take turns, one sample each per round, within a time budget
+each."""
 
 from __future__ import annotations
 
 import statistics
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Callable
 
 
@@ -17,7 +19,7 @@ class Timing:
     """Wall times in seconds: the first call (compilation included) and the timed repeats."""
 
     first_call: float
-    samples: list[float]
+    samples: list[float] = field(default_factory=list)
 
     @property
     def median(self) -> float:
@@ -44,31 +46,80 @@ def _timed(fn: Callable[[], object], number: int = 1) -> float:
     return (time.perf_counter() - start) / number
 
 
-def measure(fn: Callable[[], object], repeat: int, warmup: int, budget_s: float,
-            settle_s: float = 0.0) -> Timing:
-    """Time `fn` after `warmup` untimed calls and a pause of `settle_s`; `repeat` samples,
-    fewer if the budget runs out. Each sample is the mean of enough back-to-back calls to take
+def _run_for(fn: Callable[[], object], seconds: float) -> None:
+    """Call `fn` until `seconds` have passed, once at least."""
+    end = time.perf_counter() + seconds
+    fn()
+    while time.perf_counter() < end:
+        fn()
+
+
+@dataclass
+class _Turn:
+    """One implementation's progress: its latest per-call time predicts its next call."""
+
+    fn: Callable[[], object]
+    timing: Timing
+    latest: float
+    spent: float = 0.0
+
+
+def _warm_up(fn: Callable[[], object], warmup: int, budget_s: float) -> _Turn:
+    """The first call and the untimed warm-up calls, within `budget_s` from the first call's
+    end; raises Skipped when a call would not fit."""
+    turn = _Turn(fn, Timing(_timed(fn)), latest=0.0)
+    for _ in range(warmup - 1):
+        if turn.spent + turn.latest > budget_s:
+            break
+        turn.latest = _timed(fn)
+        turn.spent += turn.latest
+    if turn.spent + turn.latest > budget_s:
+        raise Skipped(f"one call takes ~{turn.latest:.1f} s; over the {budget_s:.0f} s budget")
+    return turn
+
+
+def measure_side_by_side(fns: dict[str, Callable[[], Callable[[], object]]], repeat: int,
+                         warmup: int, budget_s: float, settle_s: float = 0.0,
+                         lead_s: float = 0.0) -> dict[str, Timing | Exception]:
+    """Time each implementation that `fns` builds: build it, call it once (the first call may
+    compile) and `warmup - 1` more times untimed; after a pause of `settle_s`, take up to
+    `repeat` samples of each in turns, in an order that rotates every round. Before each sample
+    the implementation runs untimed for `lead_s` (one call at least), while the thread pools of
+    the one before it spin down. A sample is the mean of enough back-to-back calls to take
     MIN_SAMPLE_S.
 
-    The budget counts from after the first call, and the first call (which may compile) is not
-    used to predict the others; raises Skipped when not even one sample fits in the budget.
+    Interleaving makes every implementation see the same phases of a shared, noisy machine, so
+    their ratios hold even when its speed drifts. Each has `budget_s` of calls after its first
+    one, and stops at fewer samples when that runs out. The result maps each name to its
+    Timing, or to the exception that stopped it: Skipped when not even one call after the first
+    fits in the budget, or whatever building or calling it raised.
     """
-    calls = [_timed(fn)]
-    deadline = time.perf_counter() + budget_s
-    samples: list[float] = []
-    while len(samples) < repeat:
-        # the latest call predicts the next, except the first call, which may have compiled
-        last = (calls[1:] + samples or [0.0])[-1]
-        if time.perf_counter() + last > deadline:
-            if samples:
-                break
-            raise Skipped(f"one call takes ~{last:.1f} s; over the {budget_s:.0f} s budget")
-        if len(calls) < warmup:
-            calls.append(_timed(fn))
-            if len(calls) == warmup:
-                time.sleep(settle_s)
-        else:
-            number = max(1, min(int(MIN_SAMPLE_S / last) if last else 1,
-                                int((deadline - time.perf_counter()) / max(last, 1e-9))))
-            samples.append(_timed(fn, number))
-    return Timing(calls[0], samples)
+    turns: dict[str, _Turn] = {}
+    results: dict[str, Timing | Exception] = {}
+    for name, build in fns.items():
+        time.sleep(settle_s)  # the previous implementation's thread pools spin down
+        try:
+            turns[name] = _warm_up(build(), warmup, budget_s)
+        except Exception as e:  # a broken implementation is reported, the others still run
+            results[name] = e
+    time.sleep(settle_s)
+    names = list(turns)
+    for round_ in range(repeat if names else 0):
+        for name in names[round_ % len(names):] + names[:round_ % len(names)]:
+            turn = turns[name]
+            left = budget_s - turn.spent
+            if name in results or (turn.timing.samples and turn.latest > left):
+                continue
+            number = max(1, min(int(MIN_SAMPLE_S / turn.latest) if turn.latest else 1,
+                                int(left / max(turn.latest, 1e-9))))
+            try:
+                _run_for(turn.fn, lead_s)
+                turn.latest = _timed(turn.fn, number)
+            except Exception as e:
+                results[name] = e
+                continue
+            turn.spent += turn.latest * number
+            turn.timing.samples.append(turn.latest)
+    for name, turn in turns.items():
+        results.setdefault(name, turn.timing)
+    return {name: results[name] for name in fns}

@@ -10,7 +10,7 @@ from benchmarks import __main__ as cli
 from benchmarks import implementations as impl
 from benchmarks import report, suite
 from benchmarks.case import Sizes
-from benchmarks.timing import Skipped, measure
+from benchmarks.timing import Skipped, measure_side_by_side
 
 TINY = Sizes(gelu=1024, rows=8, cols=16, matmul=16, batch=4)
 COLUMNS = [impl.NUMPY, impl.TORCH, impl.EMBER_EAGER, impl.JIT_PREFIX + "interpreter"]
@@ -60,7 +60,31 @@ def test_device_cuda_without_cuda_exits_2_saying_why(tmp_path, capsys):
 
 
 def test_measure_takes_the_asked_repeats_and_skips_what_exceeds_the_budget():
-    timing = measure(lambda: None, repeat=3, warmup=2, budget_s=5.0)
-    assert len(timing.samples) == 3 and timing.median >= 0
-    with pytest.raises(Skipped, match="budget"):
-        measure(lambda: time.sleep(0.02), repeat=3, warmup=2, budget_s=0.01)
+    timings = measure_side_by_side({"fast": lambda: lambda: None,
+                                    "slow": lambda: lambda: time.sleep(0.03)},
+                                   repeat=3, warmup=2, budget_s=0.075)
+    assert len(timings["fast"].samples) == 3 and timings["fast"].median >= 0
+    assert len(timings["slow"].samples) == 1 and timings["slow"].median >= 0.03
+    timings = measure_side_by_side({"slow": lambda: lambda: time.sleep(0.02)},
+                                   repeat=3, warmup=2, budget_s=0.01)
+    assert isinstance(timings["slow"], Skipped) and "budget" in str(timings["slow"])
+
+
+def test_columns_take_turns_and_a_failing_one_leaves_the_others_timed():
+    calls = []
+
+    def builder(name):
+        def build():
+            if name == "broken":
+                raise RuntimeError("cannot build")
+            return lambda: calls.append(name)
+        return build
+
+    timings = measure_side_by_side({n: builder(n) for n in ("a", "broken", "b", "c")},
+                                   repeat=4, warmup=1, budget_s=5.0)
+    assert isinstance(timings["broken"], RuntimeError)
+    assert list(timings) == ["a", "broken", "b", "c"]
+    assert all(len(timings[n].samples) == 4 for n in "abc")
+    # after the first calls, samples (runs of back-to-back calls) rotate their order per round
+    runs = [name for i, name in enumerate(calls) if i < 3 or calls[i - 1] != name]
+    assert runs == list("abc" "abc" "bca" "cab" "abc")
