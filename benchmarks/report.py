@@ -51,8 +51,8 @@ def format_table(results: dict) -> str:
     text.insert(1, "-+-".join("-" * w for w in widths))
     meta = results["meta"]
     header = (f"median wall time, ±half the interquartile range, time/baseline (higher is "
-              f"slower); {meta['repeat']} repeats after warm-up, the columns of a row taking turns, "
-              f"each the mean per call of back-to-back calls filling "
+              f"slower); {meta['repeat']} repeats after warm-up, the columns of a row taking "
+              f"turns, each the mean per call of back-to-back calls filling "
               f"{MIN_SAMPLE_S * 1e3:.0f} ms; load average "
               f"{meta['load_average'][0]:.1f}; numpy {meta['numpy']}, torch {meta['torch']} "
               f"({meta['torch_threads']} threads), {meta['cpus']} CPUs")
