@@ -10,6 +10,8 @@ import functools
 
 import llvmlite.binding as llvm
 
+from ember.codegen.llvm import vector_abi
+
 
 def _create_host_machine() -> llvm.TargetMachine:
     llvm.initialize_native_target()
@@ -40,13 +42,15 @@ SETTINGS = f"O{SPEED_LEVEL} loop-vectorize slp-vectorize loop-unroll; mcjit obje
 
 
 def optimize(module: llvm.ModuleRef, speed_level: int = SPEED_LEVEL) -> None:
-    """Run LLVM's default -O<speed_level> pipeline (new pass manager) on `module` in place."""
+    """Run LLVM's default -O<speed_level> pipeline (new pass manager) on `module` in place,
+    then inline the vector-function ABI helpers it vectorized (`vector_abi`)."""
     options = llvm.create_pipeline_tuning_options(speed_level=speed_level)
     options.loop_vectorization = True
     options.slp_vectorization = True
     options.loop_unrolling = True
     builder = llvm.create_pass_builder(host_target_machine(), options)
     builder.getModulePassManager().run(module, builder)
+    vector_abi.inline_helpers(module, host_target_machine())
 
 
 def emit_object(module: llvm.ModuleRef) -> bytes:
