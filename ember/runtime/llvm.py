@@ -12,7 +12,7 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from ember.codegen.llvm.translate import ALIGNMENT
+from ember.codegen.llvm.translate import ALIGNMENT, PAGE_BYTES
 from ember.codegen.llvm_cpu import CpuKernel, compile_graph
 from ember.ir.core import Operation, functions
 from ember.runtime.status import index_error
@@ -116,7 +116,7 @@ class LlvmExecutable:
         for index, (spec, spares) in enumerate(zip(self._output_specs, self._spares)):
             pair = _unreferenced(spares)
             if pair is None:
-                array = _aligned_empty(*spec)
+                array = _aligned_empty(*spec, beside=self._pointers[0] if self.inputs else None)
                 pair = (array, _address(array))
                 self._addresses[id(array)] = pair
             # The last SPARES arrays handed out: one the caller may still hold (a gradient
@@ -160,14 +160,22 @@ def _owner(array: np.ndarray):
     return array if array.base is None else array.base
 
 
-def _aligned_empty(shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
+def _aligned_empty(shape: tuple[int, ...], dtype: np.dtype,
+                   beside: int | None = None) -> np.ndarray:
     """An uninitialised array whose data starts on a cache line (NumPy only promises 16 bytes
-    for large arrays: vector loads of them would straddle lines)."""
+    for large arrays: vector loads of them would straddle lines); with `beside` (an address),
+    half a page from it modulo a page.
+
+    A kernel streaming rows of 4 KiB from an input into a result loads and stores addresses
+    that agree in their low 12 bits all along when the two start at the same page offset, and
+    x86 cores then hold loads back behind stores they only seem to depend on."""
     dtype = np.dtype(dtype)
-    count = math.prod(shape)
-    raw = np.empty(count * dtype.itemsize + ALIGNMENT, np.uint8)
-    start = -raw.ctypes.data % ALIGNMENT
-    return raw[start:start + count * dtype.itemsize].view(dtype).reshape(shape)
+    nbytes = math.prod(shape) * dtype.itemsize
+    period = ALIGNMENT if beside is None else PAGE_BYTES
+    raw = np.empty(nbytes + period, np.uint8)
+    target = 0 if beside is None else (beside + PAGE_BYTES // 2) & -ALIGNMENT
+    start = (target - raw.ctypes.data) % period
+    return raw[start:start + nbytes].view(dtype).reshape(shape)
 
 
 def _address(array: np.ndarray) -> int:

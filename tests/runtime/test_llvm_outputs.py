@@ -53,3 +53,17 @@ def test_inputs_are_read_where_they_are_now():
     for value in range(20):  # freed arrays' ids come back: each must be read afresh
         np.testing.assert_array_equal(
             fn(ember.from_numpy(np.full(1000, value, np.float32))).numpy(), value + 1.0)
+
+
+def test_outputs_start_half_a_page_from_the_first_input():
+    """A new output array starts half a page (modulo a page, to a cache line) from the first
+    input, so rows streamed from one into the other never share their low 12 address bits."""
+    base = np.zeros(4 * 4096 + 1024, np.float32)
+    for offset in (0, 16, 1000, 4000):  # floats: any page offset of the input
+        x = base[offset:offset + 4 * 1024].reshape(4, 1024)
+        fn = ember.jit(lambda v: v * 3.0, backend="llvm")
+        fn(ember.from_numpy(x))  # the traced call runs eagerly
+        out = fn(ember.from_numpy(x)).numpy()
+        distance = (out.ctypes.data - x.ctypes.data) % 4096
+        assert out.ctypes.data % 64 == 0 and 2048 - 64 < distance <= 2048, distance
+        np.testing.assert_array_equal(out, x * 3.0)

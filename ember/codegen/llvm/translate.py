@@ -53,6 +53,8 @@ _BYTE = ir.IntType(8)
 # larger ones are allocated on the heap so deep graphs cannot overflow the stack.
 STACK_LIMIT_BYTES = 64 * 1024
 ALIGNMENT = 64  # bytes: a cache line, and an AVX-512 vector
+PAGE_BYTES = 4096
+ROW_BUFFER_BYTES = 1024  # stack vectors from this size are placed away from the rows they hold
 # Operations of a typical `math` function's approximation (exp: 15, tanh and erf more), for
 # the work estimate that decides whether a loop is worth splitting across threads.
 MATH_OPS = 16
@@ -98,6 +100,7 @@ class Translator:
         self.heap: set[int] = set()  # memref.alloc results allocated on the heap
         self.scratch: ir.Value | None = None  # the arena large buffers are carved from
         self.scratch_bytes = 0  # how much of it is carved out
+        self.row_buffers = 0  # stack row buffers placed so far (see `_placed`)
 
     @staticmethod
     def llvm_type(t: ScalarType) -> ir.Type:
@@ -166,12 +169,15 @@ def _alloc(t: Translator, op: Operation, args) -> ir.Value:
         # In the entry block, so a loop around the alloc does not grow the stack.
         entry = ir.IRBuilder(t.entry_block)
         entry.position_at_start(t.entry_block)
-        slot = entry.alloca(ir.ArrayType(element, memref.numel))
+        streamed = _streamed_argument(t, op)
+        slack = PAGE_BYTES // (memref.nbytes // memref.numel) if streamed is not None else 0
+        slot = entry.alloca(ir.ArrayType(element, memref.numel + slack))
         slot.align = 64
         slot.type = _PTR  # llvmlite gives alloca a typed pointer; every memref is an opaque `ptr`
+        buffer = slot if streamed is None else _placed(t, entry, slot, streamed)
         # The main builder keeps an insertion index into its block: re-anchor it at the end.
         t.builder.position_at_end(t.builder.block)
-        return slot
+        return buffer
     # Cache-line aligned, so that no vector access straddles two lines.
     size = -(-max(memref.nbytes, 1) // ALIGNMENT) * ALIGNMENT
     if t.scratch is not None:
@@ -183,6 +189,44 @@ def _alloc(t: Translator, op: Operation, args) -> ir.Value:
                                              ir.Constant(_I64, size)])
     t.heap.add(id(op.result))
     return pointer
+
+
+def _streamed_argument(t: Translator, op: Operation) -> ir.Argument | None:
+    """The argument a row buffer allocated by `op` is filled beside: the first buffer argument
+    loaded in the block of the alloc, if the alloc is a vector of at least a kilobyte (a row);
+    else None."""
+    memref: MemRefType = op.result.type
+    if len(memref.shape) != 1 or memref.nbytes < ROW_BUFFER_BYTES:
+        return None
+    loads = (inner for sibling in op.parent.operations for inner in sibling.walk()
+             if inner.name == "memref.load")
+    for inner in loads:
+        if id(inner.operands[0]) in t.values:
+            value = t.get(inner.operands[0])
+            if isinstance(value, ir.Argument) and value.parent is t.function:
+                return value
+    return None
+
+
+def _placed(t: Translator, entry: ir.IRBuilder, slot: ir.Instruction,
+            streamed: ir.Argument) -> ir.Value:
+    """A cache line of `slot` (which has a page of slack) that lies a quarter of a page (the
+    first row buffer of the function) or three quarters (the second) away from `streamed`,
+    modulo a page.
+
+    Rows of 4 KiB all share their low 12 address bits, and x86 cores hold a load back behind
+    an earlier store whose low 12 bits are the same: softmax over (4096, 1024) ran up to 1.5x
+    slower for about one input page offset in sixteen, which one depending on where the stack
+    and the output happened to lie. The runtime puts outputs half a page from the first input
+    (`ember.runtime.llvm`), so the input, the two buffers and the output all lie a quarter of a
+    page or more apart."""
+    distance = PAGE_BYTES // 4 + (PAGE_BYTES // 2) * (t.row_buffers % 2)
+    t.row_buffers += 1
+    entry.position_after(slot)
+    base = entry.ptrtoint(slot, _I64)
+    target = entry.add(entry.ptrtoint(streamed, _I64), ir.Constant(_I64, distance))
+    offset = entry.and_(entry.sub(target, base), ir.Constant(_I64, PAGE_BYTES - ALIGNMENT))
+    return entry.gep(slot, [offset], inbounds=True, source_etype=_BYTE)
 
 
 def _dealloc(t: Translator, op: Operation, args) -> None:
