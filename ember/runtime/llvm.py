@@ -54,6 +54,8 @@ class LlvmExecutable:
         self._pointers[-1] = self._scratch.ctypes.data
         self._input_specs = [(t.dtype.numpy, math.prod(t.shape)) for t in self.inputs]
         self._output_specs = [(t.shape, t.dtype.numpy) for t in self.outputs]
+        # Outputs of a page or more start half a page from the first input (`_aligned_empty`).
+        self._paged = [bool(self.inputs) and t.nbytes >= PAGE_BYTES for t in self.outputs]
         self._status = np.zeros(4, np.int64)
         self._pointers[-2] = self._status.ctypes.data
         # Per output: (array, address) pairs handed out lately; and the same pairs by array id.
@@ -116,7 +118,8 @@ class LlvmExecutable:
         for index, (spec, spares) in enumerate(zip(self._output_specs, self._spares)):
             pair = _unreferenced(spares)
             if pair is None:
-                array = _aligned_empty(*spec, beside=self._pointers[0] if self.inputs else None)
+                array = _aligned_empty(*spec,
+                                       beside=self._pointers[0] if self._paged[index] else None)
                 pair = (array, _address(array))
                 self._addresses[id(array)] = pair
             # The last SPARES arrays handed out: one the caller may still hold (a gradient
