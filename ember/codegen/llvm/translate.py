@@ -170,7 +170,7 @@ def _alloc(t: Translator, op: Operation, args) -> ir.Value:
         entry = ir.IRBuilder(t.entry_block)
         entry.position_at_start(t.entry_block)
         streamed = _streamed_argument(t, op)
-        slack = PAGE_BYTES // (memref.nbytes // memref.numel) if streamed is not None else 0
+        slack = PAGE_BYTES // memref.dtype.itemsize if streamed is not None else 0
         slot = entry.alloca(ir.ArrayType(element, memref.numel + slack))
         slot.align = 64
         slot.type = _PTR  # llvmlite gives alloca a typed pointer; every memref is an opaque `ptr`

@@ -20,7 +20,8 @@ from llvmlite import ir
 from ember.codegen.llvm.intrinsics import declare
 
 F32 = ir.FloatType()
-SCALEF = "ember.scalef.f32"
+_PREFIX = "ember.scalef."  # the helper and its variants
+SCALEF = f"{_PREFIX}f32"
 _SCALEF_LANES = {4: "128", 8: "256", 16: "512"}
 _CURRENT_ROUNDING = 4  # the rounding operand of the AVX-512 intrinsics: MXCSR's mode
 _USED = "llvm.compiler.used"
@@ -65,7 +66,7 @@ def _vector_variant(module: ir.Module, lanes: int) -> str:
     intrinsic = declare(module, f"llvm.x86.avx512.mask.scalef.ps.{_SCALEF_LANES[lanes]}",
                         vector, [vector, vector, vector, mask] + [r.type for r in rounding])
     fn = ir.Function(module, ir.FunctionType(vector, [vector, vector]),
-                     name=f"ember.scalef.v{lanes}f32")
+                     name=f"{_PREFIX}v{lanes}f32")
     fn.linkage = "internal"
     fn.attributes.add("alwaysinline")
     b = ir.IRBuilder(fn.append_basic_block("entry"))
@@ -103,7 +104,7 @@ def scalef(builder: ir.IRBuilder, p: ir.Value, n: ir.Value) -> ir.Value:
 def inline_helpers(module: llvm.ModuleRef, machine: llvm.TargetMachine) -> None:
     """Inline the helpers' vector variants and scalar definitions into `module` (optimised
     already), in place."""
-    if not any(fn.name.startswith("ember.scalef.") for fn in module.functions):
+    if not any(fn.name.startswith(_PREFIX) for fn in module.functions):
         return
     module.link_in(llvm.parse_assembly(_SCALAR_DEFINITIONS))
     passes = llvm.create_new_module_pass_manager()
