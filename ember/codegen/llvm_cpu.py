@@ -27,7 +27,7 @@ from ember.ir.types import MemRefType
 
 # From a fused graph to the loops IR that is translated to LLVM.
 LOOPS_PIPELINE = ("lower-to-loops,fuse-rows,reuse-row-values,hoist-reciprocals,donate-buffers,"
-                  "stream-stores,pipeline-rows")
+                  "stream-stores,pipeline-rows,prefetch-rows")
 # Counts compilations that ran LLVM (cache misses), so tests can see a hit skip them.
 COMPILE_COUNT = 0
 

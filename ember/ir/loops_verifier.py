@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from typing import Callable
 
-from ember.ir.attributes import UNIT, DialectAttr, SymbolRef
+from ember.ir.attributes import UNIT, DialectAttr, ScalarAttr, SymbolRef
 from ember.ir.core import Operation, Value
 from ember.ir.types import INDEX, MemRefType, ScalarType
 from ember.ir.verifier import _describe, _fail, verify
@@ -27,7 +27,7 @@ from ember.ir.verifier import _describe, _fail, verify
 _FLOATS = {"f16", "bf16", "f32", "f64"}
 _INTEGERS = {"i1", "i32", "i64"}
 _FLOAT_BINARY = {"addf", "subf", "mulf", "divf", "remf", "maximumf", "minimumf"}
-_INT_BINARY = {"addi", "subi", "muli", "divsi", "remsi", "andi", "ori", "xori", "shrui"}
+_INT_BINARY = {"addi", "subi", "muli", "minsi", "divsi", "remsi", "andi", "ori", "xori", "shrui"}
 _MATH_FLOAT = {"exp", "log", "log1p", "expm1", "sqrt", "rsqrt", "sin", "cos", "tanh", "erf",
                "absf", "floor", "ceil", "roundeven"}
 # cast name: (operand kind, result kind, how the widths compare: "<", ">" or None)
@@ -181,6 +181,22 @@ def _store(op: Operation) -> None:
             "the element, a memref and one index per dimension")
 
 
+def _locality_hint(attr) -> bool:
+    """An i32 from 0 (no temporal locality) to 3 (keep in every cache level)."""
+    return isinstance(attr, ScalarAttr) and attr.type == ScalarType("i32") and \
+        attr.value in range(4)
+
+
+def _prefetch(op: Operation) -> None:
+    operands, results = _types(op)
+    ok = len(operands) >= 1 and _kind(operands[0]) == "memref"
+    _expect(op, ok and not results and operands[1:] == [INDEX] * operands[0].rank
+            and isinstance(op.attributes.get("isWrite"), bool)
+            and isinstance(op.attributes.get("isDataCache"), bool)
+            and _locality_hint(op.attributes.get("localityHint")),
+            "a memref, one index per dimension, isWrite, isDataCache and localityHint (0-3)")
+
+
 def _constant(op: Operation) -> None:
     _, results = _types(op)
     _expect(op, not op.operands and len(results) == 1 and "value" in op.attributes,
@@ -299,7 +315,7 @@ _RULES = {
     "builtin.module": _module, "func.func": _func, "func.return": _return,
     "scf.for": _for, "scf.if": _if, "scf.yield": _yield,
     "memref.alloc": _alloc, "memref.dealloc": _dealloc, "memref.load": _load,
-    "memref.store": _store, "arith.constant": _constant, "arith.select": _select,
+    "memref.store": _store, "memref.prefetch": _prefetch, "arith.constant": _constant, "arith.select": _select,
     "arith.negf": _same({"float"}), "arith.cmpf": _compare({"float"}),
     "arith.cmpi": _compare({"int", "index"}), "math.atan2": _same({"float"}),
     "math.powf": _same({"float"}), "math.absi": _same({"int"}),

@@ -17,5 +17,6 @@ from ember.passes import hoist_reciprocals  # registers `hoist-reciprocals`
 from ember.passes import donate_buffers  # registers `donate-buffers`
 from ember.passes import stream_stores  # registers `stream-stores`
 from ember.passes import pipeline_rows  # registers `pipeline-rows`
+from ember.passes import prefetch_rows  # registers `prefetch-rows`
 
 __all__ = ["PASSES", "Pass", "PassManager", "parse_pipeline", "register_pass"]

@@ -117,6 +117,12 @@ def _store(op: Operation, operands: list, env: dict) -> list:
     return []
 
 
+def _prefetch(op: Operation, operands: list, env: dict) -> list:
+    """A hint, which changes nothing; its address must still be in bounds, as a load's."""
+    _load(op, operands, env)
+    return []
+
+
 # --- arith -----------------------------------------------------------------------------------
 
 def _constant(op: Operation, operands: list, env: dict) -> list:
@@ -200,6 +206,7 @@ _HANDLERS: dict[str, Handler] = {
     "gpu.launch_func": lambda op, xs, env: _launch(op, xs),
     "memref.load": _load,
     "memref.store": _store,
+    "memref.prefetch": _prefetch,
     "arith.constant": _constant,
     "arith.addf": _result(lambda a, b: a + b),
     "arith.subf": _result(lambda a, b: a - b),
@@ -212,6 +219,7 @@ _HANDLERS: dict[str, Handler] = {
     "arith.addi": _wrapping(lambda a, b: a + b),
     "arith.subi": _wrapping(lambda a, b: a - b),
     "arith.muli": _wrapping(lambda a, b: a * b),
+    "arith.minsi": _wrapping(min),
     "arith.divsi": _wrapping(_trunc_div),
     "arith.remsi": _wrapping(_trunc_rem),
     "arith.andi": _wrapping(lambda a, b: a & b),

@@ -166,6 +166,7 @@ SCALAR_OPS: dict[str, Rule] = {
     "arith.addi": _binary("add"),
     "arith.subi": _binary("sub"),
     "arith.muli": _binary("mul"),
+    "arith.minsi": _intrinsic("llvm.smin"),
     "arith.divsi": _safe_division("sdiv"),
     "arith.remsi": _safe_division("srem"),
     "arith.cmpi": _cmpi,

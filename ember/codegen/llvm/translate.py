@@ -30,7 +30,7 @@ from typing import Callable
 import llvmlite.binding as llvm
 from llvmlite import ir
 
-from ember.codegen.llvm import parallel, streaming
+from ember.codegen.llvm import parallel, streaming, vector_abi
 from ember.codegen.llvm.control import carried_loop
 from ember.codegen.llvm.intrinsics import declare
 from ember.codegen.llvm.kernels import KERNELS
@@ -160,6 +160,10 @@ def _store(t: Translator, op: Operation, args) -> None:
     store = t.builder.store(value, t.address(memref, args[2:]))
     if op.attributes.get("nontemporal"):
         streaming.mark(store)
+
+
+def _prefetch(t: Translator, op: Operation, args) -> None:
+    vector_abi.prefetch(t.builder, t.address(op.operands[0], args[1:]))
 
 
 def _alloc(t: Translator, op: Operation, args) -> ir.Value:
@@ -445,6 +449,7 @@ def _parallel_nest(t: Translator, loop: Operation) -> bool:
 STRUCTURAL_OPS: dict[str, Callable] = {
     "memref.load": _load,
     "memref.store": _store,
+    "memref.prefetch": _prefetch,
     "memref.alloc": _alloc,
     "memref.dealloc": _dealloc,
     "scf.for": _for,

@@ -1,12 +1,14 @@
-"""Scalar helpers that LLVM's loop vectorizer widens into vector instructions of our choosing.
+"""Scalar helpers that LLVM's loop vectorizer widens into vector code of our choosing.
 
-Some x86 instructions have no scalar LLVM IR that the vectorizer turns into them. AVX-512's
-`vscalefps` computes p * 2**floor(n) for a float n, but `llvm.ldexp` takes an integer exponent
-and x86 lowers it by converting that integer back to a float: in `exp`, whose n is a float
-already, that is two instructions more per vector than needed.
+Some vector code has no scalar LLVM IR that the vectorizer turns into it:
+- `scalef`: AVX-512's `vscalefps` computes p * 2**floor(n) for a float n, but `llvm.ldexp`
+  takes an integer exponent and x86 lowers it by converting that integer back to a float: in
+  `exp`, whose n is a float already, that is two instructions more per vector than needed.
+- `prefetch`: `llvm.prefetch` in a loop stops it vectorizing; one per vector of consecutive
+  addresses (one per cache line of f32) is what a streaming loop wants.
 
 A helper is a scalar function that stays a declaration through -O3. Its vector-function ABI
-attribute (`vector-function-abi-variant`) names variants of 4, 8 and 16 lanes, internal
+attribute (`vector-function-abi-variant`) names variants of several widths, internal
 always-inline functions of one intrinsic each, so the vectorizer calls the variant of the width
 it picks. `inline_helpers` then links in the scalar definitions (for loops that stay scalar) and
 inlines every call, which the -O3 pipeline no longer does after vectorizing: no call is left.
@@ -14,15 +16,20 @@ inlines every call, which the -O3 pipeline no longer does after vectorizing: no 
 
 from __future__ import annotations
 
+from typing import Callable
+
 import llvmlite.binding as llvm
 from llvmlite import ir
 
 from ember.codegen.llvm.intrinsics import declare
 
 F32 = ir.FloatType()
-_PREFIX = "ember.scalef."  # the helper and its variants
-SCALEF = f"{_PREFIX}f32"
+I64 = ir.IntType(64)
+_PREFIX = "ember.vabi."  # the helpers and their variants
+SCALEF = f"{_PREFIX}scalef.f32"
+PREFETCH = f"{_PREFIX}prefetch.i64"
 _SCALEF_LANES = {4: "128", 8: "256", 16: "512"}
+_PREFETCH_LANES = (2, 4, 8, 16)
 _CURRENT_ROUNDING = 4  # the rounding operand of the AVX-512 intrinsics: MXCSR's mode
 _USED = "llvm.compiler.used"
 
@@ -41,6 +48,15 @@ define linkonce_odr float @{SCALEF}(float %p, float %n) alwaysinline nounwind wi
   %s = extractelement <4 x float> %r, i64 0
   ret float %s
 }}
+
+declare void @llvm.prefetch.p0(ptr, i32 immarg, i32 immarg, i32 immarg)
+
+define linkonce_odr void @{PREFETCH}(i64 %address) alwaysinline nounwind willreturn
+                                                memory(inaccessiblemem: readwrite) {{
+  %p = inttoptr i64 %address to ptr
+  call void @llvm.prefetch.p0(ptr %p, i32 0, i32 3, i32 1)
+  ret void
+}}
 """
 
 
@@ -48,7 +64,8 @@ class _HelperAttributes(ir.FunctionAttributes):
     """Function attributes that llvmlite does not know: `memory(none)`, `willreturn`, and the
     string attribute naming the vector variants."""
 
-    _known = ir.FunctionAttributes._known | {"memory(none)", "willreturn"}
+    _known = ir.FunctionAttributes._known | {"memory(none)", "memory(inaccessiblemem: readwrite)",
+                                              "willreturn"}
 
     def add(self, name: str) -> None:
         if name.startswith('"vector-function-abi-variant"='):
@@ -57,7 +74,7 @@ class _HelperAttributes(ir.FunctionAttributes):
             super().add(name)
 
 
-def _vector_variant(module: ir.Module, lanes: int) -> str:
+def _scalef_variant(module: ir.Module, lanes: int) -> str:
     """Define the `lanes`-wide variant of SCALEF in `module`; its name."""
     vector = ir.VectorType(F32, lanes)
     mask = ir.IntType(max(lanes, 8))
@@ -76,29 +93,70 @@ def _vector_variant(module: ir.Module, lanes: int) -> str:
 
 
 def _keep(module: ir.Module, functions: list[ir.Function]) -> None:
-    """List `functions` in llvm.compiler.used: -O3 must not delete the vector variants before
+    """Add `functions` to llvm.compiler.used: -O3 must not delete the vector variants before
     the vectorizer has looked for them."""
-    ptr = ir.PointerType()
-    used = ir.GlobalVariable(module, ir.ArrayType(ptr, len(functions)), _USED)
-    used.linkage = "appending"
-    used.section = "llvm.metadata"
-    used.initializer = ir.Constant(used.type.pointee, functions)
+    used = module.globals.get(_USED)
+    if used is None:
+        used = ir.GlobalVariable(module, ir.ArrayType(ir.PointerType(), 0), _USED)
+        used.linkage = "appending"
+        used.section = "llvm.metadata"
+        used.initializer = ir.Constant(used.value_type, [])
+    kept = list(used.initializer.constant) + functions
+    used.value_type = ir.ArrayType(ir.PointerType(), len(kept))
+    used.initializer = ir.Constant(used.value_type, kept)
+
+
+def _helper(module: ir.Module, name: str, ty: ir.FunctionType,
+            define_variant: Callable[[ir.Module, int], str], lanes, memory: str) -> ir.Function:
+    """The helper `name` in `module`, declared on first use with its vector variants, one per
+    width in `lanes` (made by `define_variant`), every parameter a vector; `memory` is its
+    memory effects attribute."""
+    fn = module.globals.get(name)
+    if fn is None:
+        fn = ir.Function(module, ty, name=name)
+        variants = [define_variant(module, n) for n in lanes]
+        vectors = "v" * len(ty.args)
+        mappings = ",".join(f"_ZGV_LLVM_N{n}{vectors}_{name}({variant})"
+                            for n, variant in zip(lanes, variants))
+        fn.attributes = _HelperAttributes(
+            ["nounwind", "willreturn", memory, f'"vector-function-abi-variant"="{mappings}"'])
+        _keep(module, [module.globals[variant] for variant in variants])
+    return fn
 
 
 def scalef(builder: ir.IRBuilder, p: ir.Value, n: ir.Value) -> ir.Value:
     """p * 2**floor(n) for f32 `p` and `n`, rounded once (`vscalefps`; AVX-512 hosts only)."""
-    module = builder.module
-    fn = module.globals.get(SCALEF)
-    if fn is None:
-        fn = ir.Function(module, ir.FunctionType(F32, [F32, F32]), name=SCALEF)
-        variants = [_vector_variant(module, lanes) for lanes in _SCALEF_LANES]
-        mappings = ",".join(f"_ZGV_LLVM_N{lanes}vv_{SCALEF}({name})"
-                            for lanes, name in zip(_SCALEF_LANES, variants))
-        fn.attributes = _HelperAttributes(
-            ["nounwind", "willreturn", "memory(none)",
-             f'"vector-function-abi-variant"="{mappings}"'])
-        _keep(module, [module.globals[name] for name in variants])
+    fn = _helper(builder.module, SCALEF, ir.FunctionType(F32, [F32, F32]), _scalef_variant,
+                 _SCALEF_LANES, "memory(none)")
     return builder.call(fn, [p, n])
+
+
+def _prefetch_variant(module: ir.Module, lanes: int) -> str:
+    """Define the `lanes`-wide variant of PREFETCH in `module`, which fetches the first lane's
+    address only (the others are on its cache line, or on the next lane 0's); its name."""
+    vector = ir.VectorType(I64, lanes)
+    intrinsic = declare(module, "llvm.prefetch.p0", ir.VoidType(), [ir.PointerType()] +
+                        [ir.IntType(32)] * 3)
+    fn = ir.Function(module, ir.FunctionType(ir.VoidType(), [vector]),
+                     name=f"{_PREFIX}prefetch.v{lanes}i64")
+    fn.linkage = "internal"
+    fn.attributes.add("alwaysinline")
+    b = ir.IRBuilder(fn.append_basic_block("entry"))
+    first = b.inttoptr(b.extract_element(fn.args[0], ir.Constant(I64, 0)), ir.PointerType())
+    # a read (0), kept in every cache level (3), of data (1)
+    b.call(intrinsic, [first] + [ir.Constant(ir.IntType(32), k) for k in (0, 3, 1)])
+    b.ret_void()
+    return fn.name
+
+
+def prefetch(builder: ir.IRBuilder, address: ir.Value) -> None:
+    """Ask the CPU to fetch the cache line of `address` (a pointer) for reading; in a
+    vectorized loop, one line per vector of iterations."""
+    # An integer, not a pointer: the vectorizer's memory analysis gives up on calls that take
+    # pointers and may touch memory.
+    fn = _helper(builder.module, PREFETCH, ir.FunctionType(ir.VoidType(), [I64]),
+                 _prefetch_variant, _PREFETCH_LANES, "memory(inaccessiblemem: readwrite)")
+    builder.call(fn, [builder.ptrtoint(address, I64)])
 
 
 def inline_helpers(module: llvm.ModuleRef, machine: llvm.TargetMachine) -> None:
