@@ -5,8 +5,8 @@ A row kernel such as layer norm reads each row of its input in several passes: t
 the row from memory, the later ones find it in cache. While they compute, nothing asks memory
 for the next row (the hardware prefetcher runs only a little ahead of the loads that miss), so
 each row's first pass waits on memory: layer norm over (4096, 1024) spent 56% of its samples
-in its first pass, a sum. This pass fetches the next row's cache lines during the current
-row's last pass, with a `memref.prefetch` at the next row and the pass's column, which the LLVM
+in its first pass, a sum. This pass fetches a coming row's cache lines during the current
+row's last pass, with a `memref.prefetch` at that row and the pass's column, which the LLVM
 backend emits once per vector of columns (a cache line of f32 on AVX-512).
 
 In a row loop `for i` (step s) whose innermost loops ("passes") are nested in it only through
@@ -35,9 +35,9 @@ from ember.passes.pass_manager import Pass, register_pass
 # Inputs from this size are taken to come from the last-level cache or memory, not a core's
 # own caches (2 MB of L2 on the machine Ember is tuned on).
 PREFETCH_MIN_BYTES = 1 << 20
-# How far ahead to fetch: the first pass of a row of 4 KB found it in cache two rows on (layer
-# norm and softmax over (4096, 1024) measured 5-20% faster than one row on, and no better at
-# three or four).
+# How far ahead to fetch: over (4096, 1024), layer norm ran faster fetching two rows on than
+# one, and no faster three or four on; softmax (whose loop moves two rows an iteration) gained
+# about the same one or two iterations on.
 ROWS_AHEAD = 2
 _INDEX_ARITHMETIC = ("arith.addi", "arith.subi", "arith.muli")
 
