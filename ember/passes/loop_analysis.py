@@ -1,5 +1,6 @@
-"""Facts about loops-IR loops that several loop passes ask: constant bounds, trip counts,
-whether a value is defined outside a loop, which op of a block contains another."""
+"""Facts about loops-IR loops that several loop passes ask: induction variables, constant
+bounds, trip counts, whether a value is defined outside a loop, which op of a block contains
+another."""
 
 from __future__ import annotations
 
@@ -16,6 +17,11 @@ def constant_value(value: Value) -> int | float | bool | None:
         return None
     attr = owner.attributes["value"]
     return attr.value if isinstance(attr, ScalarAttr) else attr
+
+
+def induction_variable(loop: Operation) -> Value:
+    """The induction variable of an `scf.for`: its body's first argument."""
+    return loop.regions[0].blocks[0].arguments[0]
 
 
 def trip_count(loop: Operation) -> int | None:

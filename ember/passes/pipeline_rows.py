@@ -37,7 +37,8 @@ from __future__ import annotations
 from ember.ir.attributes import I32Array, ScalarAttr
 from ember.ir.core import Block, Operation, Value, clone, functions
 from ember.ir.types import INDEX
-from ember.passes.loop_analysis import constant_value, defined_outside, trip_count
+from ember.passes.loop_analysis import (constant_value, defined_outside, induction_variable,
+                                       trip_count)
 from ember.passes.pass_manager import Pass, register_pass
 
 # Rows per chunk, at most: the pipeline fills and drains once per chunk (one row of R without
@@ -45,10 +46,6 @@ from ember.passes.pass_manager import Pass, register_pass
 # chunks between threads).
 CHUNK_ROWS = 64
 _MIN_CHUNK_ROWS = 8
-
-
-def _iv(loop: Operation) -> Value:
-    return loop.regions[0].blocks[0].arguments[0]
 
 
 def _chunk_rows(rows: int) -> int | None:
@@ -89,7 +86,7 @@ def _filling_loop(ops: list[Operation], buffer: Value, bounds: list[Value]) -> O
     if len(stores) != 1:
         return None
     loop = stores[0].parent.parent.parent
-    if loop.operands[:3] != bounds or stores[0].operands[2:] != [_iv(loop)] or \
+    if loop.operands[:3] != bounds or stores[0].operands[2:] != [induction_variable(loop)] or \
             any(o.regions for o in loop.regions[0].blocks[0].operations):
         return None
     outer = loop
@@ -111,7 +108,7 @@ def _plan(loop: Operation):
     if not allocs or allocs[0].name != "memref.alloc" or len(buffer.type.shape) != 1:
         return None
     store_loop = ops[-3]
-    if not _store_loop(store_loop, _iv(loop), buffer):
+    if not _store_loop(store_loop, induction_variable(loop), buffer):
         return None
     start = ops.index(store_loop)
     while start > 0 and _pure(ops[start - 1]):
@@ -124,7 +121,7 @@ def _plan(loop: Operation):
         return None
     # T and S may use the row, the buffer (S only), T's values and values from outside the
     # row loop: they are recomputed for the previous row, away from A and B.
-    allowed = {id(_iv(loop))}
+    allowed = {id(induction_variable(loop))}
     for op in tail:
         if any(_inside(v, loop) and id(v) not in allowed for v in op.operands) or \
                 buffer in op.operands:
@@ -185,7 +182,7 @@ class _Builder:
 def _pipeline(loop: Operation, plan, rows_per_chunk: int, func_body: Block) -> None:
     compute, buffer, tail, store_loop, fill = plan
     rows = trip_count(loop)
-    row = _iv(loop)
+    row = induction_variable(loop)
     chunks = Operation("scf.for", [], [], dict(loop.attributes), regions=1)
     chunk_body = chunks.regions[0].add_block(Block([INDEX]))
     b = _Builder(func_body, chunk_body)
@@ -203,8 +200,8 @@ def _pipeline(loop: Operation, plan, rows_per_chunk: int, func_body: Block) -> N
         b.copy(tail, earlier)
         mapping = {row: current, buffer: into}
         b.copy(compute, mapping)
-        fill_body = mapping[_iv(fill)].owner
-        earlier.update({buffer: source, _iv(store_loop): fill_body.arguments[0]})
+        fill_body = mapping[induction_variable(fill)].owner
+        earlier.update({buffer: source, induction_variable(store_loop): fill_body.arguments[0]})
         moved = [clone(op, earlier) for op in store_loop.regions[0].blocks[0].operations[:-1]]
         for op in moved:
             op.parent = fill_body

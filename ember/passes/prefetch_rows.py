@@ -29,7 +29,7 @@ from ember.ir.attributes import ScalarAttr
 from ember.ir.core import Operation, Value, clone, functions, insert_before
 from ember.ir.types import INDEX, ScalarType
 from ember.passes.loop_analysis import (ancestor_in, constant_value, defined_outside, index_range,
-                                       trip_count)
+                                       induction_variable, trip_count)
 from ember.passes.pass_manager import Pass, register_pass
 
 # Inputs from this size are taken to come from the last-level cache or memory, not a core's
@@ -40,10 +40,6 @@ PREFETCH_MIN_BYTES = 1 << 20
 # about the same one or two iterations on.
 ROWS_AHEAD = 2
 _INDEX_ARITHMETIC = ("arith.addi", "arith.subi", "arith.muli")
-
-
-def _iv(loop: Operation) -> Value:
-    return loop.regions[0].blocks[0].arguments[0]
 
 
 def _passes(loop: Operation) -> list[Operation] | None:
@@ -64,7 +60,7 @@ def _passes(loop: Operation) -> list[Operation] | None:
 def _row_index(value: Value, loop: Operation) -> bool:
     """Whether `value` is index arithmetic on the row loop's induction variable, constants and
     values from outside the row loop, computed in the row loop's body (not in a pass)."""
-    if defined_outside(value, loop) or value is _iv(loop):
+    if defined_outside(value, loop) or value is induction_variable(loop):
         return True
     op = value.owner
     return (not value.is_block_argument and op.parent is loop.regions[0].blocks[0]
@@ -75,7 +71,7 @@ def _first_reads(pass_loop: Operation, inputs: dict[int, Value], loop: Operation
                  seen: set) -> list[tuple[Value, list[Value]]]:
     """(A, row indices) of the rows of large inputs that `pass_loop` loads first in `loop`'s
     body; `seen` gains them."""
-    j = _iv(pass_loop)
+    j = induction_variable(pass_loop)
     reads = []
     for op in pass_loop.regions[0].blocks[0].operations:
         if op.name != "memref.load" or id(op.operands[0]) not in inputs:
@@ -92,8 +88,8 @@ def _first_reads(pass_loop: Operation, inputs: dict[int, Value], loop: Operation
 
 def _spans_last_axis(pass_loop: Operation, memref: Value) -> bool:
     """Whether `pass_loop` counts from 0 by 1 over memref's last axis, with no loop inside."""
-    return (constant_value(pass_loop.operands[0]) == 0 and constant_value(pass_loop.operands[2]) == 1
-            and constant_value(pass_loop.operands[1]) == memref.type.shape[-1]
+    lower, upper, step = (constant_value(v) for v in pass_loop.operands[:3])
+    return (lower == 0 and step == 1 and upper == memref.type.shape[-1]
             and not any(op.regions for op in pass_loop.regions[0].blocks[0].operations))
 
 
@@ -115,7 +111,7 @@ def _next_rows(rows: list[Value], memref: Value, loop: Operation,
     def insert(name: str, operands: list[Value], attributes=None) -> Value:
         return insert_before(anchor, Operation(name, operands, [INDEX], attributes)).result
 
-    iv = _iv(loop)
+    iv = induction_variable(loop)
     step, iterations = loop.operands[2], _iterations_ahead(rows, iv)
     known = constant_value(step)
     if known is not None:
@@ -145,11 +141,9 @@ def _next_rows(rows: list[Value], memref: Value, loop: Operation,
 def _prefetch(memref: Value, rows: list[Value], target: Operation) -> None:
     """Put `memref.prefetch memref[rows..., j]` first in the body of `target` (a pass over j)."""
     body = target.regions[0].blocks[0]
-    op = Operation("memref.prefetch", [memref, *rows, _iv(target)], [],
-                   {"isWrite": False, "localityHint": ScalarAttr(3, ScalarType("i32")),
-                    "isDataCache": True})
-    op.parent = body
-    body.operations.insert(0, op)
+    insert_before(body.operations[0], Operation(
+        "memref.prefetch", [memref, *rows, induction_variable(target)], [],
+        {"isWrite": False, "localityHint": ScalarAttr(3, ScalarType("i32")), "isDataCache": True}))
 
 
 def _prefetch_rows(loop: Operation, inputs: dict[int, Value]) -> None:

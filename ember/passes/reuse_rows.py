@@ -28,16 +28,12 @@ from typing import Any
 from ember.ir.attributes import I32Array
 from ember.ir.core import Block, Operation, Value, erase, insert_before, replace_all_uses
 from ember.ir.types import MemRefType
-from ember.passes.loop_analysis import ancestor_in, constant_value, trip_count
+from ember.passes.loop_analysis import ancestor_in, constant_value, induction_variable, trip_count
 from ember.passes.pass_manager import Pass, register_pass
 
 # A row of at most this many bytes gets a buffer of its own (it stays in L1, and on the stack
 # of the thread running the row); a longer one is kept in the output row.
 ROW_BUFFER_MAX_BYTES = 16 * 1024
-
-
-def _loop_iv(loop: Operation) -> Value:
-    return loop.regions[0].blocks[0].arguments[0]
 
 
 class _Keys:
@@ -50,7 +46,7 @@ class _Keys:
         self.memo: dict[int, Any] = {}
 
     def key(self, value: Value) -> Any:
-        if value is _loop_iv(self.loop):
+        if value is induction_variable(self.loop):
             return ("iv",)
         owner = value.owner
         if isinstance(owner, Block) or id(owner) not in self.inside:
@@ -131,7 +127,7 @@ def _reuse(block: Block, first: Operation, later: Operation) -> bool:
     if computed.owner.parent is not first.regions[0].blocks[0]:
         return False  # computed under a condition or in a nested loop of `first`
     buffer, indices = store.operands[1], store.operands[2:]
-    later_iv, first_iv = _loop_iv(later), _loop_iv(first)
+    later_iv, first_iv = induction_variable(later), induction_variable(first)
     if not all(i is later_iv or _defined_before(i, first) for i in indices):
         return False
     start, end = ancestor_in(first, block), ancestor_in(later, block)

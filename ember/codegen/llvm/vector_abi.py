@@ -61,8 +61,8 @@ define linkonce_odr void @{PREFETCH}(i64 %address) alwaysinline nounwind willret
 
 
 class _HelperAttributes(ir.FunctionAttributes):
-    """Function attributes that llvmlite does not know: `memory(none)`, `willreturn`, and the
-    string attribute naming the vector variants."""
+    """Function attributes that llvmlite does not know: the helpers' memory effects,
+    `willreturn`, and the string attribute naming the vector variants."""
 
     _known = ir.FunctionAttributes._known | {"memory(none)", "memory(inaccessiblemem: readwrite)",
                                               "willreturn"}
