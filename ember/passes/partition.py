@@ -142,6 +142,9 @@ def _min_cut(forward: Operation, needed: list[Value]) -> tuple[list[Value], list
 
     order = _forward_order(forward)
     graph = nx.DiGraph()
+    # The source is there even when nothing needed depends on an input (a gradient that is
+    # a constant, as of a * 2 + b): then every needed value is recomputed.
+    graph.add_node("source")
     # Nodes go in in forward order, so that ties between equal cuts break the same every run.
     for v in sorted(_ancestors(needed), key=order.__getitem__):
         graph.add_edge((v, "in"), (v, "out"), capacity=v.type.nbytes)
