@@ -61,8 +61,10 @@ class Specialization:
     pass_dumps: list[tuple[str, str]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
-        # Counted once: `run` is on the per-call path.
+        # Worked out once: `run` is on the per-call path, and right after a kernel that
+        # streamed through memory every object it touches is a cache miss.
         self._n_grad_outputs = sum(1 for _, action in self.grads if action == "output")
+        self._only_tensors = all(static is None for static in self.out_static)
 
     def check_guards(self) -> str | None:
         """Why this specialisation no longer fits the captured tensors, or None."""
@@ -76,7 +78,16 @@ class Specialization:
 
     def run(self, args_flat: list) -> Any:
         """Run the compiled graphs on the current arguments and state; return the outputs."""
-        inputs = [_fetch(source, args_flat) for source in self.forward.sources]
+        inputs = []
+        for kind, what in self.forward.sources:
+            if kind == "arg":
+                array = args_flat[what]._array
+            elif kind == "tensor":
+                array = what._array
+            else:
+                inputs.append(_counter(kind, what))
+                continue
+            inputs.append(array if type(array) is np.ndarray else _dense(array))
         results = self.forward.run(inputs)
         outputs = [Tensor._wrap(a) for a in results[:self.n_outputs]]
         rest = results[self.n_outputs:]
@@ -103,8 +114,9 @@ class Specialization:
             generator._offset += count
         if self.backward is not None and is_grad_enabled():
             self._attach_backward(outputs, residuals, args_flat)
-        leaves = [o if static is None else static
-                  for o, static in zip(_expand(outputs, self.out_static), self.out_static)]
+        leaves = outputs if self._only_tensors else [
+            o if static is None else static
+            for o, static in zip(_expand(outputs, self.out_static), self.out_static)]
         return pytree.unflatten(self.out_structure, leaves)
 
     def _attach_backward(self, outputs: list[Tensor], residuals: list, args_flat: list) -> None:
@@ -165,14 +177,12 @@ def _device_type(trace: tracing.Trace, args_flat: list) -> str:
     return "cuda" if trace.made_on_cuda or any(t.is_cuda for t in tensors) else "cpu"
 
 
-def _fetch(source: tuple, args_flat: list):
-    kind, what = source
-    if kind in ("arg", "tensor"):
-        return _dense(_fetch_tensor(source, args_flat)._array)
+def _counter(kind: str, generator) -> np.ndarray:
+    """The value of a random generator that a graph takes as an input: its seed or offset."""
     if kind == "seed":
-        return np.array(what.signed_seed(), dtype=np.int64)
+        return np.array(generator.signed_seed(), dtype=np.int64)
     if kind == "offset":
-        return np.array(what._offset, dtype=np.int64)
+        return np.array(generator._offset, dtype=np.int64)
     raise AssertionError(kind)
 
 

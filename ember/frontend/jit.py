@@ -12,10 +12,13 @@ import functools
 import logging
 import os
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any, Callable, NamedTuple
+
+import numpy as np
 
 from ember.frontend import pytree, tracing
 from ember.frontend.compiled import Specialization, Untraceable, is_tensor, trace_call
+from ember.frontend.device import CPU
 from ember.frontend.grad_mode import is_grad_enabled
 from ember.frontend.tensor import Tensor
 from ember.ir.core import Operation
@@ -39,14 +42,45 @@ def _run_checks(stage: str, module: Operation) -> None:
         check(stage, module)
 
 
-@functools.lru_cache(maxsize=1024)
-def _describe(shape: tuple, dtype_name: str, device: Any, requires_grad: bool) -> str:
-    return f"tensor {list(shape)} {dtype_name} on {device}, requires_grad={requires_grad}"
+class TensorKey(NamedTuple):
+    """What a call's key holds for one tensor argument."""
+
+    shape: tuple[int, ...]
+    dtype: Any
+    device: Any
+    requires_grad: bool
+    # (the first argument sharing this one's storage, whether it is the same tensor), or None
+    alias: tuple[int, bool] | None
+
+    def __str__(self) -> str:
+        text = (f"tensor {list(self.shape)} {self.dtype.name} on {self.device}, "
+                f"requires_grad={self.requires_grad}")
+        if self.alias is None:
+            return text
+        first, same = self.alias
+        return text + (f", the same tensor as argument {first}" if same else
+                       f", shares memory with argument {first}")
 
 
-def _describe_tensor(t: Tensor) -> str:
-    # Every call describes its arguments: the text is made once per distinct description.
-    return _describe(tuple(t.shape), t.dtype.name, t.device, t.requires_grad)
+def _tensor_key(t: Tensor, alias: tuple[int, bool] | None) -> TensorKey:
+    array = t._array
+    device = CPU if type(array) is np.ndarray else t.device
+    return TensorKey(array.shape, t._dtype, device, t.requires_grad, alias)
+
+
+_TENSOR_CALL_STRUCTURES: dict[int, Any] = {}
+
+
+def _flatten_call(args: tuple, kwargs: dict) -> tuple[list, Any]:
+    """The leaves of a call's arguments and their structure, as `pytree.flatten` gives them;
+    quick for the usual call, tensors passed by position."""
+    if kwargs or not all(isinstance(a, Tensor) for a in args):
+        return pytree.flatten((args, kwargs), is_tensor)
+    structure = _TENSOR_CALL_STRUCTURES.get(len(args))
+    if structure is None:
+        structure = _TENSOR_CALL_STRUCTURES[len(args)] = pytree.flatten(
+            (args, kwargs), is_tensor)[1]
+    return list(args), structure
 
 
 def static_key(value: Any) -> Any:
@@ -82,17 +116,38 @@ def _environment(fn: Callable, extra: list) -> dict[str, Any]:
     for var, obj in candidates:
         # Captured tensors are graph inputs fetched by identity: a tensor replaced by another
         # (a reassigned buffer, optimizer.load_state_dict) must retrace, never read the old one.
-        if isinstance(obj, Tensor) and var is not None:
-            parts[f"captured tensor {var!r}"] = tensor_identity(obj)
-        elif callable(getattr(obj, "_jit_state", None)):
+        if isinstance(obj, Tensor):
+            if var is not None:
+                parts[f"captured tensor {var!r}"] = tensor_identity(obj)
+            continue
+        stateful = _STATEFUL_TYPES.get(type(obj))
+        if stateful is None:
+            stateful = _STATEFUL_TYPES[type(obj)] = callable(getattr(type(obj), "_jit_state",
+                                                                     None))
+        if stateful:
             parts.update(obj._jit_state())
     return parts
+
+
+# Per type, whether its objects define `_jit_state`: looked up once, as most of what a function
+# reaches (modules of Python code, functions) has none, and a failed lookup is slow.
+_STATEFUL_TYPES: dict[type, bool] = {}
 
 
 def tensor_identity(t: Tensor) -> int:
     """A key part naming tensor object `t`: captured tensors are fetched by identity, so a
     replaced one (a reassigned buffer, loaded optimizer state) must cause a retrace."""
     return id(t)
+
+
+def _key_parts(key: tuple) -> dict[str, Any]:
+    """A call's key as named parts, for saying what changed between two keys."""
+    grad_mode, structure, arguments, environment = key
+    parts = {"grad mode": grad_mode, "argument structure": structure}
+    parts.update((f"argument {i}", str(a) if isinstance(a, TensorKey) else a)
+                 for i, a in enumerate(arguments))
+    parts.update(environment)
+    return parts
 
 
 def _named(values: Any) -> dict | None:
@@ -162,38 +217,40 @@ class JitFunction:
         self.name = name or getattr(fn, "__name__", "fn").strip("<>") or "fn"
         self.cache: dict[Any, Specialization | str] = {}
         self.trace_count = 0
-        self._last_key_parts: dict[str, Any] | None = None
+        self._last_key: tuple | None = None
         self._reasons: list[str] = []
         self._logged: set[str] = set()
         functools.update_wrapper(self, fn)
 
-    def _key(self, args: tuple, kwargs: dict) -> tuple[Any, dict[str, Any], list]:
-        leaves, structure = pytree.flatten((args, kwargs), is_tensor)
-        parts: dict[str, Any] = {"grad mode": is_grad_enabled(),
-                                 "argument structure": structure}
+    def _key(self, args: tuple, kwargs: dict) -> tuple[tuple, list]:
+        """The cache key of a call (a tuple: grad mode, argument structure, one part per
+        argument, the environment's parts) and the call's flattened arguments. Computed on
+        every call, so it holds values, not text: `_key_parts` words it when a call misses."""
+        leaves, structure = _flatten_call(args, kwargs)
+        arguments = []
         first_of: dict[int, int] = {}
+        modules = []
         for i, leaf in enumerate(leaves):
-            parts[f"argument {i}"] = (_describe_tensor(leaf) if is_tensor(leaf)
-                                      else static_key(leaf))
-            if is_tensor(leaf):
-                first = first_of.setdefault(id(leaf._storage), i)
-                if first != i:
-                    # the trace binds aliased arguments together; unaliased ones must retrace
-                    parts[f"argument {i}"] += (f", the same tensor as argument {first}"
-                                               if leaves[first] is leaf else
-                                               f", shares memory with argument {first}")
-        modules = [leaf for leaf in leaves if not is_tensor(leaf)]
-        parts.update(_environment(self.fn, self._reach + modules))
+            if not is_tensor(leaf):
+                arguments.append(static_key(leaf))
+                modules.append(leaf)
+                continue
+            first = first_of.setdefault(id(leaf._storage), i)
+            # the trace binds aliased arguments together; unaliased ones must retrace
+            arguments.append(_tensor_key(leaf, None if first == i else
+                                         (first, leaves[first] is leaf)))
+        environment = _environment(self.fn, self._reach + modules if modules else self._reach)
         # Parts come in an order fixed by the function and its state, so unsorted items key
         # the same state alike.
-        return tuple(parts.items()), parts, leaves
+        return (is_grad_enabled(), structure, tuple(arguments),
+                tuple(environment.items())), leaves
 
     def __call__(self, *args, **kwargs):
         if tracing.current() is not None:
             # Called while another jitted function traces: inline, so the outer graph records
             # these primitives (a cached graph's results would be baked in as constants).
             return self.fn(*args, **kwargs)
-        key, parts, leaves = self._key(args, kwargs)
+        key, leaves = self._key(args, kwargs)
         entry = self.cache.get(key)
         if isinstance(entry, Specialization):
             stale = entry.check_guards()
@@ -203,15 +260,15 @@ class JitFunction:
         elif isinstance(entry, str):
             return self.fn(*args, **kwargs)
         else:
-            self._note_miss(parts)
-        self._last_key_parts = parts
+            self._note_miss(key)
+        self._last_key = key
         return self._trace(key, args, kwargs, leaves)
 
-    def _note_miss(self, parts: dict[str, Any]) -> None:
-        old = self._last_key_parts
-        if old is None:
+    def _note_miss(self, key: tuple) -> None:
+        if self._last_key is None:
             self._note("first call")
             return
+        old, parts = _key_parts(self._last_key), _key_parts(key)
         changes = [f"{name}: {describe_change(old.get(name, 'absent'), parts.get(name, 'absent'))}"
                    for name in sorted(set(old) | set(parts)) if old.get(name) != parts.get(name)]
         self._note("; ".join(changes) or "a new signature")
@@ -259,10 +316,10 @@ class JitFunction:
         """
         if target not in ("cpu", "cuda"):
             raise ValueError(f"ember.jit: unknown target {target!r}; available: 'cpu', 'cuda'")
-        key, parts, leaves = self._key(args, kwargs)
+        key, leaves = self._key(args, kwargs)
         if not isinstance(self.cache.get(key), Specialization):
-            self._note_miss(parts)
-            self._last_key_parts = parts
+            self._note_miss(key)
+            self._last_key = key
             self._trace(key, args, kwargs, leaves)
         entry = self.cache[key]
         if isinstance(entry, str):

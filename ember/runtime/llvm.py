@@ -58,6 +58,7 @@ class LlvmExecutable:
         self._paged = [bool(self.inputs) and t.nbytes >= PAGE_BYTES for t in self.outputs]
         self._status = np.zeros(4, np.int64)
         self._pointers[-2] = self._status.ctypes.data
+        self._status_word = memoryview(self._status)  # reads a Python int: no NumPy scalar
         # Per output: (array, address) pairs handed out lately; and the same pairs by array id.
         self._spares: list[list[tuple[np.ndarray, int]]] = [[] for _ in self.outputs]
         self._addresses: dict[int, tuple[np.ndarray, int]] = {}
@@ -75,7 +76,7 @@ class LlvmExecutable:
                 self._protect_donated(arrays)
             outputs = self._bind_outputs(len(arrays))
             self._call(self._pointers)
-            if self._status[0]:
+            if self._status_word[0]:
                 self._raise_status()
         for result, argument in self._donated:
             outputs.insert(result, arrays[argument])

@@ -175,6 +175,19 @@ def test_grad_mode_context_managers():
         assert lib.is_grad_enabled()
 
 
+def test_grad_mode_is_per_thread_and_on_in_new_threads():
+    import threading
+
+    for lib in (ember, torch):
+        seen = []
+        worker = threading.Thread(target=lambda: seen.append(lib.is_grad_enabled()))
+        with lib.no_grad():
+            worker.start()
+            worker.join()
+            assert not lib.is_grad_enabled()
+        assert seen == [True]
+
+
 def test_grad_mode_decorators():
     for lib in (ember, torch):
         x = lib.tensor([1.0], requires_grad=True)

@@ -282,6 +282,32 @@ def test_aliased_arguments_do_not_share_a_specialisation():
     assert "the same tensor as argument 0" in f.explain()
 
 
+def test_views_of_one_storage_and_requires_grad_changes_retrace():
+    f = ember.jit(lambda a, b: a * 2 + b)
+    base = ember.randn(2, 3)
+    _close(f(base[0], base[1]), base[0] * 2 + base[1])
+    a, b = ember.randn(3), ember.randn(3)
+    _close(f(a, b), a * 2 + b)
+    assert f.trace_count == 2
+    assert "shares memory with argument 0" in f.explain()
+    x = ember.randn(3).requires_grad_()
+    y = f(x, ember.ones(3))
+    y.sum().backward()
+    _close(x.grad, ember.full((3,), 2.0))
+    assert f.trace_count == 3 and "requires_grad=False -> " in f.explain().splitlines()[-1]
+
+
+def test_module_passed_as_argument_keys_its_state():
+    layer = nn.Linear(3, 2)
+    f = ember.jit(lambda module, x: module(x))
+    x = ember.randn(4, 3)
+    with ember.no_grad():
+        _close(f(layer, x), layer(x))
+        layer.eval()
+        _close(f(layer, x), layer(x))
+    assert f.trace_count == 2 and "training" in f.explain().splitlines()[-1]
+
+
 def test_reassigned_captured_tensors_are_not_read_stale():
     class Shift(nn.Module):
         def __init__(self):
