@@ -47,7 +47,7 @@ class TensorKey(NamedTuple):
 
     shape: tuple[int, ...]
     dtype: Any
-    device: Any
+    device: str  # text: hashing and comparing a device object runs Python code
     requires_grad: bool
     # (the first argument sharing this one's storage, whether it is the same tensor), or None
     alias: tuple[int, bool] | None
@@ -64,8 +64,15 @@ class TensorKey(NamedTuple):
 
 def _tensor_key(t: Tensor, alias: tuple[int, bool] | None) -> TensorKey:
     array = t._array
-    device = CPU if type(array) is np.ndarray else t.device
-    return TensorKey(array.shape, t._dtype, device, t.requires_grad, alias)
+    device = _CPU if type(array) is np.ndarray else str(t.device)
+    # Only a view's requires_grad can change behind its back (`Tensor._refresh_view`).
+    requires_grad = t._requires_grad if t._base is None else t.requires_grad
+    return _new_tensor_key((array.shape, t._dtype, device, requires_grad, alias))
+
+
+_CPU = str(CPU)
+# TensorKey(...) without the Python-level __new__ NamedTuple generates
+_new_tensor_key = functools.partial(tuple.__new__, TensorKey)
 
 
 _TENSOR_CALL_STRUCTURES: dict[int, Any] = {}
