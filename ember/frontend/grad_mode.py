@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import threading
 
+
 class _State(threading.local):
     # A class default rather than getattr(..., True): every compiled call reads the mode, and
     # a missing attribute costs an exception each time.
