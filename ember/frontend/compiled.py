@@ -65,6 +65,7 @@ class Specialization:
         # streamed through memory every object it touches is a cache miss.
         self._n_grad_outputs = sum(1 for _, action in self.grads if action == "output")
         self._only_tensors = all(static is None for static in self.out_static)
+        self._one_tensor = self._only_tensors and self.out_structure == ("leaf",)
 
     def check_guards(self) -> str | None:
         """Why this specialisation no longer fits the captured tensors, or None."""
@@ -114,6 +115,8 @@ class Specialization:
             generator._offset += count
         if self.backward is not None and is_grad_enabled():
             self._attach_backward(outputs, residuals, args_flat)
+        if self._one_tensor:
+            return outputs[0]
         leaves = outputs if self._only_tensors else [
             o if static is None else static
             for o, static in zip(_expand(outputs, self.out_static), self.out_static)]

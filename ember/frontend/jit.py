@@ -260,7 +260,7 @@ class JitFunction:
         key, leaves = self._key(args, kwargs)
         entry = self.cache.get(key)
         if isinstance(entry, Specialization):
-            stale = entry.check_guards()
+            stale = entry.check_guards() if entry.guards else None
             if stale is None:
                 return entry.run(leaves)
             self._note(f"{stale}")
