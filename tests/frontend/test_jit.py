@@ -620,3 +620,20 @@ def test_dump_ir_writes_files_named_after_function(monkeypatch, tmp_path):
     for k, pass_name in enumerate(DEFAULT_PIPELINE.split(",")):
         dump = (tmp_path / f"my_dumped_fn.1.pass{k}.{pass_name}.mlir").read_text()
         assert dump.startswith(f"// -----// IR Dump After {pass_name} //----- //")
+
+
+class _Doubler(nn.Module):
+    def forward(self, x):
+        return x * 2
+
+
+def test_a_module_class_the_function_names_is_not_taken_for_state():
+    # The environment once called _jit_state on the class itself (a TypeError: no self).
+    def f(x):
+        return _Doubler()(x) + 1 if issubclass(_Doubler, nn.Module) else x
+
+    compiled = ember.jit(f)
+    x = ember.randn(3)
+    _close(compiled(x), x * 2 + 1)
+    _close(compiled(x), x * 2 + 1)
+    assert compiled.trace_count == 1
