@@ -99,6 +99,11 @@ def static_key(value: Any) -> Any:
         return ("object", id(value))
 
 
+# Per type, whether its objects define `_jit_state`: looked up once, as most of what a function
+# reaches (modules of Python code, functions) has none, and a failed lookup is slow.
+_STATEFUL_TYPES: dict[type, bool] = {}
+
+
 def _environment(fn: Callable, extra: list) -> dict[str, Any]:
     """State of the stateful objects (Modules, Optimizers) `fn` can reach, as named key parts.
 
@@ -134,11 +139,6 @@ def _environment(fn: Callable, extra: list) -> dict[str, Any]:
         if stateful:
             parts.update(obj._jit_state())
     return parts
-
-
-# Per type, whether its objects define `_jit_state`: looked up once, as most of what a function
-# reaches (modules of Python code, functions) has none, and a failed lookup is slow.
-_STATEFUL_TYPES: dict[type, bool] = {}
 
 
 def tensor_identity(t: Tensor) -> int:

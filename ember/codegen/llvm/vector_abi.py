@@ -83,7 +83,7 @@ def _scalef_variant(module: ir.Module, lanes: int) -> str:
     intrinsic = declare(module, f"llvm.x86.avx512.mask.scalef.ps.{_SCALEF_LANES[lanes]}",
                         vector, [vector, vector, vector, mask] + [r.type for r in rounding])
     fn = ir.Function(module, ir.FunctionType(vector, [vector, vector]),
-                     name=f"{_PREFIX}v{lanes}f32")
+                     name=f"{_PREFIX}scalef.v{lanes}f32")
     fn.linkage = "internal"
     fn.attributes.add("alwaysinline")
     b = ir.IRBuilder(fn.append_basic_block("entry"))
