@@ -21,7 +21,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT,
                         help="directory for results.json and results.png")
     parser.add_argument("--only", help="comma-separated row names (gelu, softmax, layer_norm, "
-                        "matmul, mlp_step, cnn_step, compile)")
+                        "scale, matmul, mlp_step, cnn_step, compile)")
     parser.add_argument("--device", choices=("cpu", "cuda"), default="cpu",
                         help="where the PyTorch and Ember tensors live (NumPy stays on the CPU)")
     args = parser.parse_args(argv)

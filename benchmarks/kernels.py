@@ -92,6 +92,11 @@ def cases(sizes: Sizes, device: str) -> list[Case]:
             _np_layer_norm, lambda x, w, b: TF.layer_norm(x, (cols,), w, b),
             lambda x, w, b: EF.layer_norm(x, (cols,), w, b),
             _random((rows, cols), (cols,), (cols,)), device), notes=notes),
+        # One read and one write of the array that softmax and layer norm stream: their floor
+        # on this machine at the moment of the run (its memory bandwidth varies over seconds).
+        Case("scale", f"x * 2 ({rows}, {cols}), softmax's bytes", impl.NUMPY, _builders(
+            lambda x: x * 2, lambda x: x * 2, lambda x: x * 2, _random((rows, cols)), device),
+            notes=notes),
         Case("matmul", f"matmul {n}x{n}x{n}", impl.NUMPY, _builders(
             np.matmul, lambda a, b: a @ b, ember.matmul, _random((n, n), (n, n)), device),
             flops=2.0 * n**3, notes=notes),

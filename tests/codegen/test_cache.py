@@ -165,7 +165,7 @@ def test_kernels_split_another_way_are_not_served(cache_dir, monkeypatch):
     assert f"threads {parallel.default_threads()} " in parallel.settings()
     before = llvm_cpu.COMPILE_COUNT
     _compile_and_check()
-    monkeypatch.setattr(parallel, "PARTS_PER_THREAD", parallel.PARTS_PER_THREAD + 1)
+    monkeypatch.setattr(parallel, "TAIL_PARTS_PER_THREAD", parallel.TAIL_PARTS_PER_THREAD + 1)
     _compile_and_check()
     assert llvm_cpu.COMPILE_COUNT == before + 2
     assert len(_entries(cache_dir)) == 2

@@ -27,9 +27,8 @@ MAX_THREADS = 2
 # pool's spinning workers and joining them costs a few microseconds, and an elementwise loop
 # over 40K floats (~10 us) already runs ~10% faster on two threads.
 MIN_PARALLEL_WORK = 1 << 18
-# Parts per thread a row loop is cut into: threads claim parts as they finish, so a thread
-# slowed down by another process leaves its share to the others instead of stalling the call.
-PARTS_PER_THREAD = 8
+# A row loop's parts shrink to 1/TAIL_PARTS_PER_THREAD of a thread's share (`claimed_chunks`).
+TAIL_PARTS_PER_THREAD = 16
 
 
 def default_threads() -> int:
@@ -40,7 +39,8 @@ def settings() -> str:
     """How loops are split across threads: compiled code bakes the split in (its chunk
     tables), so this is part of every cache key; a cache shared by machines with different
     core counts then never serves one the other's code."""
-    return f"threads {default_threads()} parts {PARTS_PER_THREAD} min-work {MIN_PARALLEL_WORK}"
+    return (f"threads {default_threads()} tail-parts {TAIL_PARTS_PER_THREAD} "
+            f"min-work {MIN_PARALLEL_WORK}")
 
 
 def chunks(total: int, parts: int, grain: int = 1) -> list[tuple[int, int]]:
@@ -50,6 +50,26 @@ def chunks(total: int, parts: int, grain: int = 1) -> list[tuple[int, int]]:
     parts = max(1, min(parts, units))
     bounds = [min(total, (units * p // parts) * grain) for p in range(parts + 1)]
     return [(lo, hi) for lo, hi in zip(bounds, bounds[1:]) if lo < hi]
+
+
+def claimed_chunks(total: int, threads: int) -> list[tuple[int, int]]:
+    """[0, total) cut into ranges for `threads` threads that claim them in order, as they finish
+    the one before: each range is 1/(2 * threads) of what the earlier ones leave, and no shorter
+    than 1/TAIL_PARTS_PER_THREAD of a thread's share.
+
+    The first ranges are long and far apart, so each thread streams through memory of its own
+    (over (4096, 1024), layer norm ran 13-19% faster and softmax 2-4% than on 16 even parts
+    claimed in turn; `x * 2`, GELU and the MLP step the same); the last are short, so the
+    threads finish together, also when another process slows one down (static halves would
+    leave the other thread waiting)."""
+    if threads <= 1:
+        return [(0, total)] if total > 0 else []
+    shortest = max(1, -(-total // (threads * TAIL_PARTS_PER_THREAD)))
+    bounds = [0]
+    while bounds[-1] < total:
+        length = max(shortest, (total - bounds[-1]) // (2 * threads))
+        bounds.append(min(total, bounds[-1] + length))
+    return list(zip(bounds, bounds[1:]))
 
 
 def entry_alloca(b: ir.IRBuilder, ty: ir.Type) -> ir.Value:

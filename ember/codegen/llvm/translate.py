@@ -440,8 +440,7 @@ def _parallel_nest(t: Translator, loop: Operation) -> bool:
     if any(op.attributes.get("nontemporal") for op in loop.walk()):
         streaming.fence(inner.builder)  # the caller reads them once every part is done
     inner.builder.ret_void()
-    parts = t.threads * parallel.PARTS_PER_THREAD if t.threads > 1 else 1
-    parallel.launch(t.builder, worker, parallel.chunks(trip, parts),
+    parallel.launch(t.builder, worker, parallel.claimed_chunks(trip, t.threads),
                     [t.get(v) for v in captured])
     return True
 
