@@ -79,16 +79,9 @@ class Specialization:
 
     def run(self, args_flat: list) -> Any:
         """Run the compiled graphs on the current arguments and state; return the outputs."""
-        inputs = []
-        for kind, what in self.forward.sources:
-            if kind == "arg":
-                array = args_flat[what]._array
-            elif kind == "tensor":
-                array = what._array
-            else:
-                inputs.append(_counter(kind, what))
-                continue
-            inputs.append(array if type(array) is np.ndarray else _dense(array))
+        inputs = [_dense(_fetch_tensor(source, args_flat)._array)
+                  if source[0] in ("arg", "tensor") else _counter(*source)
+                  for source in self.forward.sources]
         results = self.forward.run(inputs)
         outputs = [Tensor._wrap(a) for a in results[:self.n_outputs]]
         rest = results[self.n_outputs:]
